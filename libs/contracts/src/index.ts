@@ -1,0 +1,6 @@
+export * from './errors';
+export * from './events';
+export * from './names';
+export * from './volumes';
+export * from './system';
+export * from './executor';

@@ -1,0 +1,66 @@
+/**
+ * The event store's public shape. Implementation: `event-store.ts` (pg through a TypeORM DataSource).
+ *
+ * Layout per service schema `<schema>`:
+ *   <schema>.events(global_position bigserial, event_id uuid unique, stream_id text, version int,
+ *                   type text, schema_version int, data jsonb, actor jsonb, occurred_at timestamptz,
+ *                   transaction_id xid8 default pg_current_xact_id(), unique(stream_id, version))
+ *   <schema>.checkpoints(name text primary key, transaction_id xid8, position bigint)
+ *   <schema>.processed_events(consumer text, event_id uuid, primary key(consumer, event_id))
+ * Readers of "everything after a checkpoint" only see rows with
+ *   transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+ * so an event whose transaction commits late is never skipped (emmett's layout). The events table is
+ * therefore the outbox: the relay reads it behind that guard and publishes to Redis.
+ */
+import type { Actor, DomainEvent, EventEnvelope } from '@berth/contracts';
+import type { EntityManager } from 'typeorm';
+
+/** `expectedVersion`: exact version, 0 = stream must not exist, 'any' = no check. */
+export type ExpectedVersion = number | 'any';
+
+export interface AppendResult {
+  readonly nextExpectedVersion: number;
+  readonly envelopes: EventEnvelope[];
+}
+
+/** A position in the global order that survives late commits. */
+export interface Checkpoint {
+  readonly transactionId: string;
+  readonly position: string;
+}
+export const START: Checkpoint = { transactionId: '0', position: '0' };
+
+/**
+ * An inline projection: applied in the same transaction as the append, and rebuildable by replaying
+ * every event (`berth projections rebuild`).
+ */
+export interface Projection {
+  readonly name: string;
+  /** Tables (schema-qualified) truncated before a rebuild. */
+  readonly tables: readonly string[];
+  /** Event types it cares about; others are not passed to apply. */
+  readonly handles: readonly string[];
+  apply(manager: EntityManager, event: EventEnvelope): Promise<void>;
+}
+
+export interface AppendOptions {
+  readonly actor?: Actor | null;
+  /** Join an existing transaction (the command handler's). */
+  readonly manager?: EntityManager;
+}
+
+export interface EventStoreApi {
+  readonly schema: string;
+  readonly service: string;
+  append(
+    streamId: string,
+    expectedVersion: ExpectedVersion,
+    events: readonly DomainEvent[],
+    options?: AppendOptions,
+  ): Promise<AppendResult>;
+  readStream(streamId: string, options?: { fromVersion?: number; manager?: EntityManager }): Promise<EventEnvelope[]>;
+  /** Events committed after `after`, in commit-safe order, at most `limit`. */
+  readAll(after: Checkpoint, limit?: number): Promise<{ events: EventEnvelope[]; checkpoint: Checkpoint }>;
+  /** Run `fn` in one transaction; appends made with its manager also run the inline projections. */
+  transaction<T>(fn: (manager: EntityManager) => Promise<T>): Promise<T>;
+}
