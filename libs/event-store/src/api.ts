@@ -1,5 +1,6 @@
 /**
- * The event store's public shape. Implementation: `event-store.ts` (pg through a TypeORM DataSource).
+ * The event store's public shape. Implementation: `event-store.ts` (pg through a TypeORM DataSource),
+ * tables: `migrations.ts`, relay to Redis: `relay.ts`, rebuilds: `projections.ts`.
  *
  * Layout per service schema `<schema>`:
  *   <schema>.events(global_position bigserial, event_id uuid unique, stream_id text, version int,
@@ -49,6 +50,23 @@ export interface AppendOptions {
   readonly manager?: EntityManager;
 }
 
+export interface ReadStreamOptions {
+  /** First version to return (1-based); default 1. */
+  readonly fromVersion?: number;
+  readonly manager?: EntityManager;
+}
+
+export interface ReadAllOptions {
+  /** Read inside this transaction (the relay holds its lock in one). */
+  readonly manager?: EntityManager;
+}
+
+export interface ReadAllResult {
+  readonly events: EventEnvelope[];
+  /** Where the next read starts: the last event's checkpoint, or `after` when nothing was read. */
+  readonly checkpoint: Checkpoint;
+}
+
 export interface EventStoreApi {
   readonly schema: string;
   readonly service: string;
@@ -58,9 +76,9 @@ export interface EventStoreApi {
     events: readonly DomainEvent[],
     options?: AppendOptions,
   ): Promise<AppendResult>;
-  readStream(streamId: string, options?: { fromVersion?: number; manager?: EntityManager }): Promise<EventEnvelope[]>;
-  /** Events committed after `after`, in commit-safe order, at most `limit`. */
-  readAll(after: Checkpoint, limit?: number): Promise<{ events: EventEnvelope[]; checkpoint: Checkpoint }>;
+  readStream(streamId: string, options?: ReadStreamOptions): Promise<EventEnvelope[]>;
+  /** Events committed after `after`, in commit-safe order, at most `limit` (default 1000). */
+  readAll(after: Checkpoint, limit?: number, options?: ReadAllOptions): Promise<ReadAllResult>;
   /** Run `fn` in one transaction; appends made with its manager also run the inline projections. */
   transaction<T>(fn: (manager: EntityManager) => Promise<T>): Promise<T>;
 }

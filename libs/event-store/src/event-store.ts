@@ -1,0 +1,283 @@
+import { randomUUID } from 'node:crypto';
+import { type DomainEvent, DomainError, ErrorCode, type EventEnvelope, invalid } from '@berth/contracts';
+import type { DataSource, EntityManager } from 'typeorm';
+import {
+  type AppendOptions,
+  type AppendResult,
+  type Checkpoint,
+  type EventStoreApi,
+  type ExpectedVersion,
+  type Projection,
+  type ReadAllOptions,
+  type ReadAllResult,
+  type ReadStreamOptions,
+  START,
+} from './api';
+import { checkpointOf, EVENT_COLUMNS, type EventRow, toEnvelope } from './envelope';
+import { schemaOf } from './migrations';
+import { assertSchemaName, isUniqueViolation, qualified, STREAM_VERSION_CONSTRAINT } from './sql';
+
+/** A lost optimistic-concurrency race: reload the stream, decide again, retry (Docker's 409). */
+export class ConcurrencyError extends DomainError {
+  constructor(
+    readonly streamId: string,
+    readonly expectedVersion: number,
+    readonly actualVersion: number,
+  ) {
+    super(
+      ErrorCode.Conflict,
+      `concurrent modification of ${streamId}: expected version ${expectedVersion}, but it is at version ${actualVersion}`,
+    );
+    this.name = 'ConcurrencyError';
+  }
+}
+
+export interface EventStoreOptions {
+  readonly dataSource: DataSource;
+  /** Defaults to the schema the DataSource was created with (`createDataSource`). */
+  readonly schema?: string;
+  /** Stamped on every envelope; defaults to the schema name. */
+  readonly service?: string;
+  /** Inline projections, applied in the appending transaction. */
+  readonly projections?: readonly Projection[];
+}
+
+export interface Snapshot<T> {
+  readonly streamId: string;
+  readonly version: number;
+  readonly schemaVersion: number;
+  readonly state: T;
+}
+
+const DEFAULT_READ_LIMIT = 1000;
+/** 'any' appends retry a lost race this many times before giving up. */
+const ANY_VERSION_ATTEMPTS = 5;
+const APPEND_SAVEPOINT = 'berth_event_store_append';
+
+export class EventStore implements EventStoreApi {
+  readonly schema: string;
+  readonly service: string;
+  readonly dataSource: DataSource;
+  private readonly inline: Projection[] = [];
+
+  constructor(options: EventStoreOptions) {
+    this.dataSource = options.dataSource;
+    this.schema = assertSchemaName(options.schema ?? schemaOf(options.dataSource));
+    this.service = options.service ?? this.schema;
+    for (const p of options.projections ?? []) this.registerProjection(p);
+  }
+
+  get projections(): readonly Projection[] {
+    return this.inline;
+  }
+
+  registerProjection(projection: Projection): void {
+    if (this.inline.some((p) => p.name === projection.name)) {
+      throw new Error(`projection ${projection.name} is already registered`);
+    }
+    this.inline.push(projection);
+  }
+
+  transaction<T>(fn: (manager: EntityManager) => Promise<T>): Promise<T> {
+    return this.dataSource.transaction(fn);
+  }
+
+  async append(
+    streamId: string,
+    expectedVersion: ExpectedVersion,
+    events: readonly DomainEvent[],
+    options: AppendOptions = {},
+  ): Promise<AppendResult> {
+    validateAppend(streamId, expectedVersion, events);
+    const run = (manager: EntityManager) => this.appendIn(manager, streamId, expectedVersion, events, options);
+    const given = options.manager;
+    if (given?.queryRunner?.isTransactionActive) return run(given);
+    return (given ?? this.dataSource.manager).transaction(run);
+  }
+
+  async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<EventEnvelope[]> {
+    const manager = options.manager ?? this.dataSource.manager;
+    const rows: EventRow[] = await manager.query(
+      `SELECT ${EVENT_COLUMNS} FROM ${this.table('events')}
+       WHERE stream_id = $1 AND version >= $2 ORDER BY version`,
+      [streamId, options.fromVersion ?? 1],
+    );
+    return rows.map((r) => toEnvelope(this.service, r));
+  }
+
+  /**
+   * Only transactions older than every one still running are visible: a transaction that took its
+   * id earlier but commits later would otherwise land behind a checkpoint that already passed it.
+   */
+  async readAll(after: Checkpoint, limit = DEFAULT_READ_LIMIT, options: ReadAllOptions = {}): Promise<ReadAllResult> {
+    const manager = options.manager ?? this.dataSource.manager;
+    const rows: EventRow[] = await manager.query(
+      `SELECT ${EVENT_COLUMNS} FROM ${this.table('events')}
+       WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+         AND (transaction_id, global_position) > ($1::xid8, $2::bigint)
+       ORDER BY transaction_id, global_position
+       LIMIT $3`,
+      [after.transactionId, after.position, limit],
+    );
+    const last = rows.at(-1);
+    return {
+      events: rows.map((r) => toEnvelope(this.service, r)),
+      checkpoint: last ? checkpointOf(last) : after,
+    };
+  }
+
+  /**
+   * Every event after `position` in global_position order, without the visibility guard: for replays
+   * inside one transaction (rebuilds), not for following the log.
+   */
+  async scan(manager: EntityManager, afterPosition: string, limit = DEFAULT_READ_LIMIT): Promise<EventEnvelope[]> {
+    const rows: EventRow[] = await manager.query(
+      `SELECT ${EVENT_COLUMNS} FROM ${this.table('events')}
+       WHERE global_position > $1::bigint ORDER BY global_position LIMIT $2`,
+      [afterPosition, limit],
+    );
+    return rows.map((r) => toEnvelope(this.service, r));
+  }
+
+  async loadCheckpoint(name: string, manager: EntityManager = this.dataSource.manager): Promise<Checkpoint> {
+    const rows: { transaction_id: string; position: string }[] = await manager.query(
+      `SELECT transaction_id::text AS transaction_id, position::text AS position
+       FROM ${this.table('checkpoints')} WHERE name = $1`,
+      [name],
+    );
+    const row = rows[0];
+    return row ? { transactionId: row.transaction_id, position: row.position } : START;
+  }
+
+  async saveCheckpoint(
+    name: string,
+    checkpoint: Checkpoint,
+    manager: EntityManager = this.dataSource.manager,
+  ): Promise<void> {
+    await manager.query(
+      `INSERT INTO ${this.table('checkpoints')} (name, transaction_id, position) VALUES ($1, $2::xid8, $3::bigint)
+       ON CONFLICT (name) DO UPDATE
+         SET transaction_id = excluded.transaction_id, position = excluded.position, updated_at = now()`,
+      [name, checkpoint.transactionId, checkpoint.position],
+    );
+  }
+
+  async loadSnapshot<T>(streamId: string, manager: EntityManager = this.dataSource.manager): Promise<Snapshot<T> | null> {
+    const rows: { version: number; schema_version: number; state: T }[] = await manager.query(
+      `SELECT version, schema_version, state FROM ${this.table('snapshots')} WHERE stream_id = $1`,
+      [streamId],
+    );
+    const row = rows[0];
+    return row ? { streamId, version: row.version, schemaVersion: row.schema_version, state: row.state } : null;
+  }
+
+  /** Keeps the newest snapshot per stream; an older one never overwrites a newer one. */
+  async saveSnapshot<T>(snapshot: Snapshot<T>, manager: EntityManager = this.dataSource.manager): Promise<void> {
+    await manager.query(
+      `INSERT INTO ${this.table('snapshots')} (stream_id, version, schema_version, state) VALUES ($1, $2, $3, $4::jsonb)
+       ON CONFLICT (stream_id) DO UPDATE
+         SET version = excluded.version, schema_version = excluded.schema_version, state = excluded.state,
+             taken_at = now()
+         WHERE ${this.table('snapshots')}.version <= excluded.version`,
+      [snapshot.streamId, snapshot.version, snapshot.schemaVersion, JSON.stringify(snapshot.state)],
+    );
+  }
+
+  private table(name: string): string {
+    return qualified(this.schema, name);
+  }
+
+  private async appendIn(
+    manager: EntityManager,
+    streamId: string,
+    expectedVersion: ExpectedVersion,
+    events: readonly DomainEvent[],
+    options: AppendOptions,
+  ): Promise<AppendResult> {
+    for (let attempt = 1; ; attempt++) {
+      const current = await this.currentVersion(manager, streamId);
+      if (expectedVersion !== 'any' && expectedVersion !== current) {
+        throw new ConcurrencyError(streamId, expectedVersion, current);
+      }
+      if (events.length === 0) return { nextExpectedVersion: current, envelopes: [] };
+
+      // A savepoint keeps a caller's transaction usable after a lost race, so the conflict can be
+      // reported with the version that won, and 'any' can simply retry.
+      await manager.query(`SAVEPOINT ${APPEND_SAVEPOINT}`);
+      let rows: EventRow[];
+      try {
+        rows = await this.insert(manager, streamId, current, events, options);
+      } catch (error) {
+        await manager.query(`ROLLBACK TO SAVEPOINT ${APPEND_SAVEPOINT}`);
+        if (!isUniqueViolation(error, STREAM_VERSION_CONSTRAINT)) throw error;
+        if (expectedVersion === 'any' && attempt < ANY_VERSION_ATTEMPTS) continue;
+        throw new ConcurrencyError(streamId, current, await this.currentVersion(manager, streamId));
+      }
+      await manager.query(`RELEASE SAVEPOINT ${APPEND_SAVEPOINT}`);
+
+      const envelopes = rows.sort((a, b) => a.version - b.version).map((r) => toEnvelope(this.service, r));
+      await this.project(manager, envelopes);
+      return { nextExpectedVersion: current + events.length, envelopes };
+    }
+  }
+
+  private async currentVersion(manager: EntityManager, streamId: string): Promise<number> {
+    const [row]: { version: number }[] = await manager.query(
+      `SELECT coalesce(max(version), 0)::int AS version FROM ${this.table('events')} WHERE stream_id = $1`,
+      [streamId],
+    );
+    return row.version;
+  }
+
+  private insert(
+    manager: EntityManager,
+    streamId: string,
+    current: number,
+    events: readonly DomainEvent[],
+    options: AppendOptions,
+  ): Promise<EventRow[]> {
+    const actor = options.actor ? JSON.stringify(options.actor) : null;
+    const params: unknown[] = [];
+    const tuples = events.map((event, i) => {
+      const base = params.length;
+      params.push(
+        randomUUID(),
+        streamId,
+        current + i + 1,
+        event.type,
+        event.schemaVersion,
+        // Stringified because pg would turn a top-level JS array into a Postgres array.
+        JSON.stringify(event.data ?? null),
+        actor,
+      );
+      return `($${base + 1}, $${base + 2}, $${base + 3}, $${base + 4}, $${base + 5}, $${base + 6}::jsonb, $${base + 7}::jsonb)`;
+    });
+    return manager.query(
+      `INSERT INTO ${this.table('events')} (event_id, stream_id, version, type, schema_version, data, actor)
+       VALUES ${tuples.join(', ')}
+       RETURNING ${EVENT_COLUMNS}`,
+      params,
+    );
+  }
+
+  private async project(manager: EntityManager, envelopes: readonly EventEnvelope[]): Promise<void> {
+    for (const envelope of envelopes) {
+      for (const projection of this.inline) {
+        if (projection.handles.includes(envelope.type)) await projection.apply(manager, envelope);
+      }
+    }
+  }
+}
+
+function validateAppend(streamId: string, expectedVersion: ExpectedVersion, events: readonly DomainEvent[]): void {
+  if (!streamId) throw invalid('stream id must not be empty');
+  if (expectedVersion !== 'any' && !(Number.isInteger(expectedVersion) && expectedVersion >= 0)) {
+    throw invalid(`expected version must be 'any' or an integer >= 0, got ${String(expectedVersion)}`);
+  }
+  for (const event of events) {
+    if (typeof event.type !== 'string' || !event.type) throw invalid(`event on ${streamId} has no type`);
+    if (!(Number.isInteger(event.schemaVersion) && event.schemaVersion >= 1)) {
+      throw invalid(`event ${event.type} on ${streamId} needs an integer schemaVersion >= 1`);
+    }
+  }
+}

@@ -1,0 +1,196 @@
+import { EVENTS_STREAM, type EventEnvelope, redisKey } from '@berth/contracts';
+import type Redis from 'ioredis';
+import type { Pool, PoolClient } from 'pg';
+import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
+import type { EventStore } from './event-store';
+import { eventsChannel } from './sql';
+
+export interface RelayLogger {
+  error(message: string, ...details: unknown[]): void;
+}
+
+export interface OutboxRelayOptions {
+  readonly store: EventStore;
+  /** The caller owns this connection (the relay never quits it). */
+  readonly redis: Redis;
+  /** Redis key prefix of this Berth (tests: a fresh namespace per run). */
+  readonly namespace: string;
+  /** Checkpoint row name; one per relay destination. Default `relay`. */
+  readonly name?: string;
+  /** Events per read/XADD batch. Default 500. */
+  readonly batchSize?: number;
+  /** Fallback wake-up when no NOTIFY arrives (late commits, lost LISTEN connection). Default 1000 ms. */
+  readonly pollIntervalMs?: number;
+  /** Approximate cap of the Redis stream. Default 1,000,000. */
+  readonly maxLen?: number;
+  /**
+   * Runs after a batch is on Redis and before its checkpoint is saved; throwing here is a crash at the
+   * worst moment (tests use it to prove redelivery).
+   */
+  readonly afterPublish?: (events: readonly EventEnvelope[]) => void | Promise<void>;
+  readonly logger?: RelayLogger;
+}
+
+/**
+ * Publishes the events table to the Redis stream `<namespace>:events`, at least once:
+ *
+ *   read after checkpoint ──► XADD batch ──► save checkpoint ──► commit
+ *                   (crash here: the batch is published again; consumers dedupe by eventId)
+ *
+ * One relay per schema and name does the work at a time (transaction-scoped advisory lock), so extra
+ * service instances stand by instead of publishing everything twice.
+ */
+export class OutboxRelay {
+  readonly streamKey: string;
+  readonly name: string;
+  private readonly store: EventStore;
+  private readonly redis: Redis;
+  private readonly batchSize: number;
+  private readonly pollIntervalMs: number;
+  private readonly maxLen: string;
+  private readonly afterPublish?: OutboxRelayOptions['afterPublish'];
+  private readonly logger: RelayLogger;
+
+  private loop?: Promise<void>;
+  private stopping = false;
+  private woken = false;
+  private wakeUp?: () => void;
+  private listener?: PoolClient;
+
+  constructor(options: OutboxRelayOptions) {
+    this.store = options.store;
+    this.redis = options.redis;
+    this.name = options.name ?? 'relay';
+    this.streamKey = redisKey(options.namespace, EVENTS_STREAM);
+    this.batchSize = options.batchSize ?? 500;
+    this.pollIntervalMs = options.pollIntervalMs ?? 1000;
+    this.maxLen = String(options.maxLen ?? 1_000_000);
+    this.afterPublish = options.afterPublish;
+    this.logger = options.logger ?? console;
+  }
+
+  /** Publishes one batch; returns how many events went out (0 when idle or another relay holds the lock). */
+  runOnce(): Promise<number> {
+    return this.store.transaction(async (manager) => {
+      const [{ locked }]: { locked: boolean }[] = await manager.query(
+        'SELECT pg_try_advisory_xact_lock(hashtext($1)) AS locked',
+        [`berth-relay:${this.store.schema}:${this.name}`],
+      );
+      if (!locked) return 0;
+      const from = await this.store.loadCheckpoint(this.name, manager);
+      const { events, checkpoint } = await this.store.readAll(from, this.batchSize, { manager });
+      if (events.length === 0) return 0;
+      await this.publish(events);
+      await this.afterPublish?.(events);
+      await this.store.saveCheckpoint(this.name, checkpoint, manager);
+      return events.length;
+    });
+  }
+
+  async start(): Promise<void> {
+    if (this.loop) return;
+    this.stopping = false;
+    await this.listen();
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wake();
+    await this.loop;
+    this.loop = undefined;
+    await this.unlisten();
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopping) {
+      this.woken = false;
+      let published = 0;
+      try {
+        published = await this.runOnce();
+      } catch (error) {
+        this.logger.error(`event relay ${this.store.schema}/${this.name} failed; retrying`, error);
+      }
+      if (published >= this.batchSize) continue;
+      await this.sleep();
+      if (!this.listener && !this.stopping) await this.listen();
+    }
+  }
+
+  private async publish(events: readonly EventEnvelope[]): Promise<void> {
+    const pipeline = this.redis.pipeline();
+    for (const event of events) {
+      pipeline.xadd(this.streamKey, 'MAXLEN', '~', this.maxLen, '*', 'e', JSON.stringify(event));
+    }
+    const results = (await pipeline.exec()) ?? [];
+    const failed = results.find(([error]) => error);
+    if (failed) throw failed[0];
+  }
+
+  private wake(): void {
+    this.woken = true;
+    this.wakeUp?.();
+  }
+
+  private sleep(): Promise<void> {
+    if (this.woken || this.stopping) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wakeUp = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, this.pollIntervalMs);
+      this.wakeUp = done;
+    });
+  }
+
+  /** Best effort: without LISTEN the relay still runs on its poll interval. */
+  private async listen(): Promise<void> {
+    const pool = (this.store.dataSource.driver as PostgresDriver).master as Pool;
+    let client: PoolClient | undefined;
+    try {
+      client = await pool.connect();
+      client.on('notification', this.onNotification);
+      client.on('error', this.onListenerError);
+      await client.query(`LISTEN "${eventsChannel(this.store.schema)}"`);
+      this.listener = client;
+    } catch (error) {
+      this.logger.error(`event relay ${this.store.schema}/${this.name} cannot LISTEN; polling`, error);
+      if (client) this.drop(client, true);
+    }
+  }
+
+  private async unlisten(): Promise<void> {
+    const client = this.listener;
+    if (!client) return;
+    this.listener = undefined;
+    try {
+      await client.query(`UNLISTEN "${eventsChannel(this.store.schema)}"`);
+      this.drop(client, false);
+    } catch {
+      this.drop(client, true);
+    }
+  }
+
+  /** Releasing with an error makes the pool destroy the connection instead of reusing it. */
+  private drop(client: PoolClient, destroy: boolean): void {
+    client.removeListener('notification', this.onNotification);
+    client.removeListener('error', this.onListenerError);
+    client.release(destroy);
+  }
+
+  private readonly onNotification = () => this.wake();
+
+  private readonly onListenerError = (error: Error) => {
+    this.logger.error(`event relay ${this.store.schema}/${this.name} lost its LISTEN connection`, error);
+    const client = this.listener;
+    this.listener = undefined;
+    // A dead connection would keep emitting; keep one listener so pg does not throw unhandled errors.
+    if (client) {
+      client.removeListener('notification', this.onNotification);
+      client.release(error);
+    }
+    this.wake();
+  };
+}
