@@ -8,6 +8,7 @@
 #     test  ... and the Debian packages the tests use, plus a docker CLI
 #
 # BERTH_NO_BOOTSTRAP=1 skips everything (the caller promises the tree is ready).
+# Exit status: 0 ready, 3 the TypeScript or native build failed, 1 anything else.
 set -euo pipefail
 
 mode="${1:-full}"
@@ -18,6 +19,7 @@ cd "$root"
 
 say() { printf 'berth bootstrap: %s\n' "$*" >&2; }
 die() { printf 'berth bootstrap: error: %s\n' "$*" >&2; exit 1; }
+build_failed() { printf 'berth bootstrap: error: %s\n' "$*" >&2; exit 3; }  # exit 3: only the build failed
 
 export DEBIAN_FRONTEND=noninteractive
 stamp_dir="$root/node_modules/.cache/berth"
@@ -117,7 +119,7 @@ if [[ $mode == cli ]]; then
   if [[ ! -f cli/dist/main.js ]] || newer_than "$stamp" cli libs tsconfig.base.json; then
     say "building the CLI (tsc -b cli)"
     touch "$stamp.new"
-    "$tsc" -b cli >&2 || die "TypeScript build of the CLI failed"
+    "$tsc" -b cli >&2 || build_failed "TypeScript build of the CLI failed"
     mv "$stamp.new" "$stamp"
   fi
   exit 0
@@ -135,7 +137,7 @@ if missing_outputs "${projects[@]}" || newer_than "$stamp" libs services executo
     tsconfig.base.json tsconfig.build.json package.json; then
   say "building TypeScript (tsc -b ${build_args[*]})"
   touch "$stamp.new"
-  "$tsc" -b "${build_args[@]}" >&2 || die "TypeScript build failed (see the errors above)"
+  "$tsc" -b "${build_args[@]}" >&2 || build_failed "TypeScript build failed (see the errors above)"
   mv "$stamp.new" "$stamp"
   touch "$stamp_dir/build-cli.stamp"
 fi
@@ -146,7 +148,7 @@ if [[ -f executor-native/package.json ]] && node -e 'process.exit(require("./exe
   if newer_than "$nstamp" executor-native; then
     say "building native code (npm run build --workspace executor-native)"
     touch "$nstamp.new"
-    npm run build --workspace executor-native --if-present >&2 || die "native build failed (see the errors above)"
+    npm run build --workspace executor-native --if-present >&2 || build_failed "native build failed (see the errors above)"
     mv "$nstamp.new" "$nstamp"
   fi
 fi
