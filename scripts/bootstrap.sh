@@ -84,6 +84,26 @@ if ((need_npm)); then
 fi
 mkdir -p "$stamp_dir"
 
+# Workspace packages added after package-lock.json was last written have no node_modules/@berth/<x>
+# link yet; npm would add it on the next install. Link them (local symlinks only, no registry access).
+node -e '
+  const fs = require("fs"), path = require("path");
+  const globs = require("./package.json").workspaces || [];
+  const dirs = globs.flatMap((g) => g.endsWith("/*")
+    ? (fs.existsSync(g.slice(0, -2)) ? fs.readdirSync(g.slice(0, -2)).map((d) => path.join(g.slice(0, -2), d)) : [])
+    : [g]);
+  for (const dir of dirs) {
+    let name;
+    try { name = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")).name; } catch { continue; }
+    if (!name) continue;
+    const link = path.join("node_modules", name);
+    try { fs.lstatSync(link); continue; } catch {}
+    fs.mkdirSync(path.dirname(link), { recursive: true });
+    fs.symlinkSync(path.relative(path.dirname(link), dir), link);
+    console.error(`berth bootstrap: linked workspace package ${name} -> ${dir} (package-lock.json does not list it yet)`);
+  }
+'
+
 # --- TypeScript ------------------------------------------------------------------------------------
 tsc="$root/node_modules/.bin/tsc"
 [[ -x $tsc ]] || die "node_modules/.bin/tsc is missing (remove node_modules and run again)"
