@@ -51,7 +51,7 @@ export interface Snapshot<T> {
 
 const DEFAULT_READ_LIMIT = 1000;
 /** 'any' appends retry a lost race this many times before giving up. */
-const ANY_VERSION_ATTEMPTS = 5;
+const ANY_VERSION_ATTEMPTS = 10;
 const APPEND_SAVEPOINT = 'berth_event_store_append';
 
 export class EventStore implements EventStoreApi {
