@@ -1,1 +1,5 @@
 export * from './reference';
+export * from './manifest';
+export * from './auth';
+export * from './content-store';
+export * from './registry-client';
