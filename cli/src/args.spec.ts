@@ -31,6 +31,7 @@ test('parsePid', () => {
   assert.equal(parsePid('1234\n'), 1234);
   assert.equal(parsePid('nope'), null);
   assert.equal(parsePid('1'), null);
+  assert.equal(parsePid('4321\n/var/lib/berth/postgres\n1700000000\n5432\n'), 4321);
 });
 
 test('start order: executor first, gateway last; only the executor is privileged', () => {

@@ -18,9 +18,9 @@ export const ownedPostgresSocketDir = (c: BerthConfig) => join(c.runDir, 'postgr
 export const ownedRedisDir = (c: BerthConfig) => join(c['data-root'], 'redis');
 export const ownedRedisPidFile = (c: BerthConfig) => join(c.runDir, 'redis.pid');
 
-function run(cmd: string, args: string[], what?: string): void {
+function run(cmd: string, args: string[], what?: string, quiet = false): void {
   if (what) say(what);
-  const r = spawnSync(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  const r = spawnSync(cmd, args, { stdio: ['ignore', quiet ? 'ignore' : 'inherit', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
   if (r.error) throw new Error(`${cmd}: ${r.error.message}`);
   if (r.status !== 0) throw new Error(`${[cmd, ...args].join(' ')} failed (exit ${r.status ?? r.signal})`);
 }
@@ -106,6 +106,7 @@ async function startOwnedPostgres(c: BerthConfig, port: number): Promise<void> {
       'runuser',
       ['-u', 'postgres', '--', join(bin, 'initdb'), '-D', dataDir, '-U', 'postgres', '--auth-local=trust', '--auth-host=trust', '-E', 'UTF8', '--locale=C'],
       `initdb ${dataDir} (user postgres, trust auth on localhost)`,
+      true,
     );
   }
   if (!ownedPostgresRunning(c)) {

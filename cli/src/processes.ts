@@ -7,8 +7,9 @@ import { repoRoot, type ProcessSpec } from './layout';
 export const pidFile = (config: Pick<BerthConfig, 'runDir'>, name: string) => join(config.runDir, `${name}.pid`);
 export const logFile = (config: Pick<BerthConfig, 'logDir'>, name: string) => join(config.logDir, `${name}.log`);
 
+/** The pid on the first line (pid files; Postgres's postmaster.pid has more lines after it). */
 export function parsePid(text: string): number | null {
-  const n = Number(text.trim());
+  const n = Number(text.split('\n')[0].trim());
   return Number.isInteger(n) && n > 1 ? n : null;
 }
 
