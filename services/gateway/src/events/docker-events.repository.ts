@@ -1,0 +1,114 @@
+import { Injectable } from '@nestjs/common';
+import type { EventType } from '@berth/docker-api';
+import { DataSource } from 'typeorm';
+import type { DockerEventRecord } from './docker-event';
+
+/** Postgres NOTIFY channel carrying the event id of every newly recorded Docker event. */
+export const DOCKER_EVENTS_CHANNEL = 'gateway_docker_events';
+
+interface Row {
+  event_id: string;
+  time_nano: string;
+  type: string;
+  action: string;
+  actor_id: string;
+  attributes: Record<string, string>;
+  scope: string;
+  service: string;
+  position: string;
+  recorded_at: Date;
+}
+
+export interface HistoryPage {
+  readonly sinceNano: bigint | null;
+  readonly untilNano: bigint | null;
+  readonly types: string[] | null;
+  /** Keyset cursor: rows strictly after (timeNano, eventId). */
+  readonly after: { timeNano: bigint; eventId: string } | null;
+  readonly limit: number;
+}
+
+export interface StoredDockerEvent extends DockerEventRecord {
+  readonly recordedAt: Date;
+}
+
+const COLUMNS = 'event_id, time_nano, type, action, actor_id, attributes, scope, service, position, recorded_at';
+
+@Injectable()
+export class DockerEventsRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /**
+   * Records the event once (redelivery is a no-op) and, only when it is new, notifies listeners in the
+   * same statement, so the notification is sent exactly when the row commits.
+   */
+  async record(event: DockerEventRecord): Promise<boolean> {
+    const rows = (await this.dataSource.query(
+      `WITH inserted AS (
+         INSERT INTO gateway.docker_events (event_id, time_nano, type, action, actor_id, attributes, scope, service, position)
+         VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9)
+         ON CONFLICT (event_id) DO NOTHING
+         RETURNING event_id
+       )
+       SELECT pg_notify('${DOCKER_EVENTS_CHANNEL}', event_id::text) FROM inserted`,
+      [
+        event.eventId,
+        event.timeNano.toString(),
+        event.type,
+        event.action,
+        event.actorId,
+        JSON.stringify(event.attributes),
+        event.scope,
+        event.service,
+        event.position,
+      ],
+    )) as unknown[];
+    return rows.length > 0;
+  }
+
+  async findById(eventId: string): Promise<StoredDockerEvent | null> {
+    const rows = (await this.dataSource.query(`SELECT ${COLUMNS} FROM gateway.docker_events WHERE event_id = $1`, [
+      eventId,
+    ])) as Row[];
+    return rows.length ? fromRow(rows[0]) : null;
+  }
+
+  /** One page of history in Docker's order (time, then id), narrowed by time range and type. */
+  async page(query: HistoryPage): Promise<StoredDockerEvent[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const param = (value: unknown) => {
+      params.push(value);
+      return `$${params.length}`;
+    };
+    if (query.sinceNano !== null) where.push(`time_nano >= ${param(query.sinceNano.toString())}`);
+    if (query.untilNano !== null) where.push(`time_nano <= ${param(query.untilNano.toString())}`);
+    if (query.types) where.push(`type = ANY(${param(query.types)}::text[])`);
+    if (query.after) {
+      where.push(`(time_nano, event_id) > (${param(query.after.timeNano.toString())}, ${param(query.after.eventId)}::uuid)`);
+    }
+    const rows = (await this.dataSource.query(
+      `SELECT ${COLUMNS} FROM gateway.docker_events
+       ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+       ORDER BY time_nano, event_id
+       LIMIT ${param(query.limit)}`,
+      params,
+    )) as Row[];
+    return rows.map(fromRow);
+  }
+}
+
+function fromRow(row: Row): StoredDockerEvent {
+  return {
+    eventId: row.event_id,
+    timeNano: BigInt(row.time_nano),
+    type: row.type as EventType,
+    action: row.action,
+    actorId: row.actor_id,
+    attributes: row.attributes ?? {},
+    scope: row.scope === 'swarm' ? 'swarm' : 'local',
+    service: row.service,
+    position: String(row.position),
+    recordedAt: row.recorded_at,
+  };
+}

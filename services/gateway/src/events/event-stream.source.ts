@@ -1,0 +1,12 @@
+import type { EventEnvelope } from '@berth/contracts';
+
+export type EnvelopeHandler = (envelope: EventEnvelope) => Promise<void>;
+
+/**
+ * The `<namespace>:events` Redis stream as the gateway consumes it: at-least-once, in stream order,
+ * acknowledged after the handler resolves. DI token; the adapter is chosen in events.module.ts.
+ */
+export abstract class EventStreamSource {
+  abstract start(handler: EnvelopeHandler): Promise<void>;
+  abstract stop(): Promise<void>;
+}

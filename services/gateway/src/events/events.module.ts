@@ -1,0 +1,38 @@
+import { Module, type Provider } from '@nestjs/common';
+import type { BerthConfig } from '@berth/config';
+import { GATEWAY_CONFIG } from '../config';
+import { DockerEventsProjection } from './docker-events.projection';
+import { DockerEventsRepository } from './docker-events.repository';
+import { EventStreamSource } from './event-stream.source';
+import { EventsController } from './events.controller';
+import { LiveDockerEvents } from './live-docker-events';
+import { RedisEventStreamSource } from './redis-event-stream.source';
+import { StreamEventsService } from './stream-events.service';
+
+/** Consumer group on `<namespace>:events`; one consumer name per node so a restart resumes its pending entries. */
+export const EVENTS_CONSUMER_GROUP = 'gateway';
+
+const eventStreamSourceProvider: Provider = {
+  provide: EventStreamSource,
+  inject: [GATEWAY_CONFIG],
+  useFactory: (config: BerthConfig) =>
+    new RedisEventStreamSource({
+      redisUrl: config.redisUrl,
+      namespace: config.namespace,
+      group: EVENTS_CONSUMER_GROUP,
+      consumer: `gateway-${config.nodeId}`,
+    }),
+};
+
+@Module({
+  controllers: [EventsController],
+  providers: [
+    DockerEventsRepository,
+    LiveDockerEvents,
+    StreamEventsService,
+    DockerEventsProjection,
+    eventStreamSourceProvider,
+  ],
+  exports: [LiveDockerEvents],
+})
+export class EventsModule {}
