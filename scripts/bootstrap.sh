@@ -136,7 +136,7 @@ missing_outputs() {
 
 if [[ $mode == cli ]]; then
   stamp="$stamp_dir/build-cli.stamp"
-  if [[ ! -f cli/dist/main.js ]] || newer_than "$stamp" cli libs tsconfig.base.json; then
+  if [[ ! -f cli/dist/main.js ]] || newer_than "$stamp" cli libs/config libs/contracts tsconfig.base.json; then
     say "building the CLI (tsc -b cli)"
     touch "$stamp.new"
     "$tsc" -b cli >&2 || build_failed "TypeScript build of the CLI failed"
