@@ -8,6 +8,7 @@ import { createDataSource, runMigrations } from './migrations';
 import { markProcessed } from './processed-events';
 import { rebuildProjections } from './projections';
 import {
+  allVisible,
   created,
   labelled,
   openTestStore,
@@ -16,9 +17,6 @@ import {
   VolumeViewMigration1700000000001,
   volumeView,
 } from './test-fixtures';
-
-/** waitFor, typed for checks that answer null until they have a value. */
-const eventually = async <T>(check: () => Promise<T | null>): Promise<T> => (await waitFor(check)) as T;
 
 describe('EventStore (Postgres)', () => {
   let t: TestStore;
@@ -191,10 +189,7 @@ describe('EventStore (Postgres)', () => {
 
   describe('readAll', () => {
     it('does not skip an event whose transaction commits after a later one', async () => {
-      const base = await eventually(async () => {
-        const { events, checkpoint } = await drain(START);
-        return events.length > 0 ? checkpoint : null;
-      });
+      const { checkpoint: base } = await allVisible(t.store);
 
       const early = t.dataSource.createQueryRunner();
       await early.connect();
@@ -215,10 +210,8 @@ describe('EventStore (Postgres)', () => {
         await early.release();
       }
 
-      const seen = await eventually(async () => {
-        const { events } = await drain(base);
-        return events.length >= 2 ? events : null;
-      });
+      await allVisible(t.store);
+      const { events: seen } = await t.store.readAll(base);
       assert.deepEqual(
         seen.map((e) => e.streamId),
         ['volume:late', 'volume:early-bird'],
@@ -237,23 +230,12 @@ describe('EventStore (Postgres)', () => {
       }
       assert.ok(paged.length > 3);
       // Read later, so it may have more (visibility only grows), but never in a different order.
-      const { events: all } = await drain(START);
+      const { events: all } = await allVisible(t.store);
       assert.deepEqual(
         all.slice(0, paged.length).map((e) => e.eventId),
         paged.map((e) => e.eventId),
       );
     });
-
-    async function drain(from: typeof START) {
-      const events: EventEnvelope[] = [];
-      let checkpoint = from;
-      for (;;) {
-        const page = await t.store.readAll(checkpoint, 100);
-        if (page.events.length === 0) return { events, checkpoint };
-        events.push(...page.events);
-        checkpoint = page.checkpoint;
-      }
-    }
   });
 
   describe('inline projections and rebuild', () => {

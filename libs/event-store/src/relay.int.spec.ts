@@ -4,10 +4,9 @@ import type { EventEnvelope } from '@berth/contracts';
 import { createTestNamespace, type TestNamespace, waitFor } from '@berth/testing';
 import Redis from 'ioredis';
 import type { MigrationInterface, QueryRunner } from 'typeorm';
-import { START } from './api';
 import { markProcessed } from './processed-events';
 import { OutboxRelay, type OutboxRelayOptions } from './relay';
-import { created, labelled, openTestStore, type TestStore } from './test-fixtures';
+import { allVisible, created, labelled, openTestStore, type TestStore } from './test-fixtures';
 
 /** What a downstream consumer's effect looks like: one row per applied event. */
 class AppliedMigration1700000000002 implements MigrationInterface {
@@ -38,12 +37,12 @@ describe('OutboxRelay (Postgres + Redis)', () => {
     await t?.close();
   });
 
-  // Each test starts from an empty stream with the checkpoint at the end of the log.
+  // Each test starts from an empty stream with the relay's checkpoint at the end of the log.
   beforeEach(async () => {
     await redis.del(streamKey());
     await t.dataSource.query('TRUNCATE volumes.checkpoints, volumes.processed_events, volumes.applied');
-    await new OutboxRelay(relayOptions()).runOnce();
-    await redis.del(streamKey());
+    const { checkpoint } = await allVisible(t.store);
+    await t.store.saveCheckpoint('relay', checkpoint);
   });
 
   const streamKey = () => `${ns.namespace}:events`;
@@ -79,20 +78,21 @@ describe('OutboxRelay (Postgres + Redis)', () => {
     return rows.map((r) => r.event_id);
   }
 
-  /** Events appended by a test, once visible to readAll. */
+  /** Appends `count` events and waits until readAll can see them, so a relay pass will find them. */
   async function appendVisible(stream: string, count: number): Promise<EventEnvelope[]> {
     const { envelopes } = await t.store.append(
       stream,
       0,
       Array.from({ length: count }, (_, i) => (i === 0 ? created(stream) : labelled(stream, { i: String(i) }))),
     );
+    await allVisible(t.store);
     return envelopes;
   }
 
   it('publishes envelopes as JSON in field e, checkpoints, and then has nothing to do', async () => {
     const events = await appendVisible('volume:pub', 3);
     const relay = new OutboxRelay(relayOptions());
-    assert.equal(await waitFor(() => relay.runOnce()), 3);
+    assert.equal(await relay.runOnce(), 3);
     assert.deepEqual(await published(), events);
     assert.equal(await relay.runOnce(), 0);
     const cp = await t.store.loadCheckpoint('relay');
@@ -113,7 +113,7 @@ describe('OutboxRelay (Postgres + Redis)', () => {
     assert.deepEqual(await published(), []);
 
     const restarted = new OutboxRelay(relayOptions());
-    assert.equal(await waitFor(() => restarted.runOnce()), 2);
+    assert.equal(await restarted.runOnce(), 2);
     assert.deepEqual(await published(), events);
     await consumeAll();
     assert.deepEqual(
@@ -131,13 +131,14 @@ describe('OutboxRelay (Postgres + Redis)', () => {
         },
       }),
     );
-    await waitFor(async () => (await published()).length > 0 || (await crashing.runOnce().catch(() => 0)) > 0);
+    await assert.rejects(crashing.runOnce(), /killed before saving the checkpoint/);
     assert.deepEqual(await published(), first);
     await consumeAll();
 
     const second = await appendVisible('volume:crash-b', 1);
     const restarted = new OutboxRelay(relayOptions());
-    await waitFor(async () => (await restarted.runOnce()) > 0 && (await restarted.runOnce()) === 0);
+    assert.equal(await restarted.runOnce(), 3);
+    assert.equal(await restarted.runOnce(), 0);
 
     const all = [...first, ...second];
     const stream = await published();
@@ -154,10 +155,11 @@ describe('OutboxRelay (Postgres + Redis)', () => {
     const events = await appendVisible('volume:two-relays', 4);
     const a = new OutboxRelay(relayOptions());
     const b = new OutboxRelay(relayOptions());
-    await waitFor(async () => {
-      await Promise.all([a.runOnce(), b.runOnce()]);
-      return (await published()).length >= events.length;
-    });
+    const counts = await Promise.all([a.runOnce(), b.runOnce()]);
+    assert.deepEqual(
+      [...counts].sort(),
+      [0, 4],
+    );
     assert.deepEqual(await published(), events);
   });
 
@@ -196,10 +198,10 @@ describe('OutboxRelay (Postgres + Redis)', () => {
 
   it('starts from the beginning of the log when it has no checkpoint', async () => {
     await t.dataSource.query('TRUNCATE volumes.checkpoints');
-    const [{ n }]: { n: number }[] = await t.dataSource.query('SELECT count(*)::int AS n FROM volumes.events');
-    const everything = await t.store.readAll(START, 10_000);
-    assert.equal(everything.events.length, n);
+    const { events } = await allVisible(t.store);
+    assert.ok(events.length > 0);
     const relay = new OutboxRelay(relayOptions({ batchSize: 10_000 }));
-    assert.equal(await relay.runOnce(), n);
+    assert.equal(await relay.runOnce(), events.length);
+    assert.deepEqual(await published(), events);
   });
 });

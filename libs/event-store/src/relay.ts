@@ -31,6 +31,10 @@ export interface OutboxRelayOptions {
   readonly logger?: RelayLogger;
 }
 
+/** How long, and how often, to re-read after a NOTIFY whose events are not yet readable. */
+const NOTIFY_CHASE_MS = 5_000;
+const NOTIFY_CHASE_INTERVAL_MS = 50;
+
 /**
  * Publishes the events table to the Redis stream `<namespace>:events`, at least once:
  *
@@ -103,7 +107,9 @@ export class OutboxRelay {
   }
 
   private async run(): Promise<void> {
+    let notifiedAt: number | undefined;
     while (!this.stopping) {
+      if (this.woken && notifiedAt === undefined) notifiedAt = Date.now();
       this.woken = false;
       let published = 0;
       try {
@@ -111,8 +117,13 @@ export class OutboxRelay {
       } catch (error) {
         this.logger.error(`event relay ${this.store.schema}/${this.name} failed; retrying`, error);
       }
+      if (published > 0 || (notifiedAt !== undefined && Date.now() - notifiedAt > NOTIFY_CHASE_MS)) {
+        notifiedAt = undefined;
+      }
       if (published >= this.batchSize) continue;
-      await this.sleep();
+      // A commit notified us but its events are still behind an older open transaction: look again
+      // soon rather than a whole poll interval later.
+      await this.sleep(notifiedAt === undefined ? this.pollIntervalMs : Math.min(NOTIFY_CHASE_INTERVAL_MS, this.pollIntervalMs));
       if (!this.listener && !this.stopping) await this.listen();
     }
   }
@@ -132,7 +143,7 @@ export class OutboxRelay {
     this.wakeUp?.();
   }
 
-  private sleep(): Promise<void> {
+  private sleep(ms: number): Promise<void> {
     if (this.woken || this.stopping) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
@@ -140,7 +151,7 @@ export class OutboxRelay {
         this.wakeUp = undefined;
         resolve();
       };
-      const timer = setTimeout(done, this.pollIntervalMs);
+      const timer = setTimeout(done, ms);
       this.wakeUp = done;
     });
   }

@@ -1,7 +1,8 @@
 /** Shared set-up for this library's integration tests: a fresh database with one migrated schema. */
-import { createTestDatabase, type TestDatabase } from '@berth/testing';
+import type { EventEnvelope } from '@berth/contracts';
+import { createTestDatabase, type TestDatabase, waitFor } from '@berth/testing';
 import type { DataSource, EntityManager, MigrationInterface, QueryRunner } from 'typeorm';
-import type { Projection } from './api';
+import { type Checkpoint, type Projection, START } from './api';
 import { EventStore } from './event-store';
 import { createDataSource, type MigrationClass, runMigrations } from './migrations';
 
@@ -38,6 +39,29 @@ export async function openTestStore(
       await db.drop();
     },
   };
+}
+
+/**
+ * Waits until readAll sees every row of the events table and returns them with the checkpoint after
+ * the last. The visibility guard is cluster-wide: any open transaction on the server (another test
+ * run's, say) holds back what readAll may return, so tests take baselines only once it has caught up.
+ */
+export async function allVisible(store: EventStore): Promise<{ events: EventEnvelope[]; checkpoint: Checkpoint }> {
+  const result = await waitFor(async () => {
+    const [{ n }]: { n: number }[] = await store.dataSource.query(
+      `SELECT count(*)::int AS n FROM "${store.schema}".events`,
+    );
+    const events: EventEnvelope[] = [];
+    let checkpoint = START;
+    for (;;) {
+      const page = await store.readAll(checkpoint, 1000);
+      if (page.events.length === 0) break;
+      events.push(...page.events);
+      checkpoint = page.checkpoint;
+    }
+    return events.length === n ? { events, checkpoint } : null;
+  });
+  return result as { events: EventEnvelope[]; checkpoint: Checkpoint };
 }
 
 /**
