@@ -1,0 +1,2 @@
+export * from './image-builder';
+export * from './registry';
