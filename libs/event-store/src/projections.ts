@@ -1,6 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import type { Projection } from './api';
 import type { EventStore } from './event-store';
+import { qualified } from './sql';
 
 export interface RebuildResult {
   readonly projections: string[];
@@ -21,7 +22,7 @@ export async function rebuildProjections(
   projections: readonly Projection[] = store.projections,
 ): Promise<RebuildResult> {
   return store.transaction(async (manager) => {
-    await manager.query(`LOCK TABLE "${store.schema}"."events" IN SHARE MODE`);
+    await manager.query(`LOCK TABLE ${qualified(store.schema, 'events')} IN SHARE MODE`);
     const tables = [...new Set(projections.flatMap((p) => p.tables))];
     if (tables.length > 0) await manager.query(`TRUNCATE ${tables.map(quoteTable).join(', ')}`);
     const count = await replay(store, manager, projections);

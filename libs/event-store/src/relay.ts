@@ -123,7 +123,8 @@ export class OutboxRelay {
       if (published >= this.batchSize) continue;
       // A commit notified us but its events are still behind an older open transaction: look again
       // soon rather than a whole poll interval later.
-      await this.sleep(notifiedAt === undefined ? this.pollIntervalMs : Math.min(NOTIFY_CHASE_INTERVAL_MS, this.pollIntervalMs));
+      const chasing = notifiedAt !== undefined;
+      await this.sleep(chasing ? Math.min(NOTIFY_CHASE_INTERVAL_MS, this.pollIntervalMs) : this.pollIntervalMs);
       if (!this.listener && !this.stopping) await this.listen();
     }
   }
