@@ -159,6 +159,8 @@ static int mode_exec(const char *pidstr, const char *spec)
 	}
 	if (exec_config_load(spec, &c) < 0)
 		die_sync();
+	if (c.seccomp && seccomp_prepare(c.seccomp) < 0)
+		die_sync();
 	stage_name("berth-init:join");
 	if (cgroup_join_pid_cgroups(target, getpid()) < 0 || namespaces_join(target) < 0)
 		die_sync();

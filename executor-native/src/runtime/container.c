@@ -21,6 +21,8 @@
 
 int container_parent_setup(const struct container_config *c)
 {
+	if (c->seccomp && seccomp_prepare(c->seccomp) < 0)
+		return -1;
 	if (c->cgroups_path) {
 		struct cg_warnings w = {0};
 		struct resources r = c->resources;
@@ -57,13 +59,13 @@ static int security_setup(const struct container_config *c, struct resolved_user
 		return -1;
 	if (user_resolve(p, u) < 0)
 		return -1;
-	if (c->seccomp && !p->no_new_privileges && seccomp_load_file(c->seccomp) < 0)
+	if (c->seccomp && !p->no_new_privileges && seccomp_apply() < 0)
 		return -1;
 	if (caps_drop_bounding(p) < 0 || user_apply(u) < 0 || caps_apply(p) < 0)
 		return -1;
 	if (p->no_new_privileges && sys->prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return fail("no_new_privs", "prctl(PR_SET_NO_NEW_PRIVS)", "process", errno);
-	if (c->seccomp && p->no_new_privileges && seccomp_load_file(c->seccomp) < 0)
+	if (c->seccomp && p->no_new_privileges && seccomp_apply() < 0)
 		return -1;
 	if (sys->chdir(p->cwd) < 0)
 		return fail("cwd", "chdir", p->cwd, errno);

@@ -33,7 +33,8 @@ int rlimits_apply(const struct process_config *p);
 int oom_score_adj_apply(const struct process_config *p);
 
 /* seccomp.c */
-int seccomp_load_file(const char *path);
+int seccomp_prepare(const char *path);  /* read the BPF file (before pivot_root) */
+int seccomp_apply(void);                 /* load what seccomp_prepare read */
 int seccomp_compile(const char *profile, uint64_t caps, const char *out);
 
 /* sync.c */

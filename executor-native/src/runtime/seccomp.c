@@ -22,9 +22,13 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-int seccomp_load_file(const char *path)
+static char buf[256 * 1024];
+static struct sock_fprog prepared;
+static char prepared_path[512];
+
+/* read before pivot_root: the BPF file lives on the host */
+int seccomp_prepare(const char *path)
 {
-	static char buf[256 * 1024];
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return fail("seccomp", "open", path, errno);
@@ -47,10 +51,18 @@ int seccomp_load_file(const char *path)
 	close(fd);
 	if (off == 0 || off % sizeof(struct sock_filter))
 		return fail("seccomp", "read", path, EINVAL);
-	struct sock_fprog prog = {.len = (unsigned short)(off / sizeof(struct sock_filter)),
-				  .filter = (struct sock_filter *)buf};
-	if (sys->seccomp_load(&prog) < 0)
-		return fail("seccomp", "seccomp(SECCOMP_SET_MODE_FILTER)", path, errno);
+	prepared.len = (unsigned short)(off / sizeof(struct sock_filter));
+	prepared.filter = (struct sock_filter *)buf;
+	snprintf(prepared_path, sizeof prepared_path, "%s", path);
+	return 0;
+}
+
+int seccomp_apply(void)
+{
+	if (!prepared.filter)
+		return fail("seccomp", "seccomp(SECCOMP_SET_MODE_FILTER)", "filter", EINVAL);
+	if (sys->seccomp_load(&prepared) < 0)
+		return fail("seccomp", "seccomp(SECCOMP_SET_MODE_FILTER)", prepared_path, errno);
 	return 0;
 }
 
