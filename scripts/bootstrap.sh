@@ -59,8 +59,17 @@ apt_install "${base_pkgs[@]}"
 if [[ $mode == test ]]; then
   apt_install "${test_pkgs[@]}"
   # The docker CLI the tests drive: /usr/local/bin/docker when present, else Debian's docker.io.
+  # Only its client is wanted: keep the package from starting a dockerd (policy-rc.d 101 = "not now").
   if [[ ! -x /usr/local/bin/docker ]] && ! command -v docker >/dev/null 2>&1; then
-    apt_install docker.io
+    policy=/usr/sbin/policy-rc.d
+    if [[ ! -e $policy ]]; then
+      printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null && as_root chmod +x "$policy"
+      trap 'as_root rm -f /usr/sbin/policy-rc.d' EXIT
+      apt_install docker.io
+      as_root rm -f "$policy"; trap - EXIT
+    else
+      apt_install docker.io
+    fi
   fi
 fi
 
