@@ -41,8 +41,13 @@ static void oflush(void) {
   olen = 0;
 }
 
-static inline void oput(const char *p, size_t n) {
+static void oput(const char *p, size_t n) {
   if (olen + n > sizeof obuf) oflush();
+  if (n > sizeof obuf) { /* a long run without escapes: straight to the file */
+    if (log_fd >= 0 && write_all(log_fd, p, n) < 0) diag("write `%s`: %s", S.o.log_path, strerror(errno));
+    cur_size += (long long)n;
+    return;
+  }
   memcpy(obuf + olen, p, n);
   olen += n;
 }
@@ -128,7 +133,7 @@ static void put_escaped(const unsigned char *s, size_t n) {
 
 static void write_entry(int stream, const char *p, size_t n) {
   if (n == 0 || log_fd < 0) return;
-  if (S.o.log_max_size > 0 && cur_size >= S.o.log_max_size) rotate();
+  if (S.o.log_max_size > 0 && cur_size + (long long)olen >= S.o.log_max_size) rotate();
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   char tail[96];
