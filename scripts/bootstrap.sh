@@ -85,7 +85,13 @@ fi
 if ((need_npm)); then
   if [[ -f package-lock.json ]]; then
     say "installing npm dependencies (npm ci)"
-    npm ci --no-audit --no-fund >&2
+    if ! npm ci --no-audit --no-fund >&2; then
+      # Usually: package-lock.json is out of sync with package.json (a workspace added without
+      # regenerating it). Install anyway, without rewriting the lockfile; fix it with
+      # `npm install --package-lock-only` and commit.
+      say "warning: npm ci failed; falling back to npm install --no-save (regenerate package-lock.json)"
+      npm install --no-save --no-audit --no-fund >&2
+    fi
   else
     say "installing npm dependencies (npm install; no package-lock.json)"
     npm install --no-audit --no-fund >&2
