@@ -3,3 +3,5 @@ export * from './manifest';
 export * from './auth';
 export * from './content-store';
 export * from './registry-client';
+export * from './fs-ops';
+export * from './layer-unpack';
