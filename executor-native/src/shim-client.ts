@@ -76,6 +76,8 @@ export interface ShimSpawnOptions {
   initPath?: string;
   /** `berth-init exec <pid> <spec>` instead of `run <bundle>`. */
   initExec?: { pid: number; specPath: string };
+  /** Memory cgroup path (relative to the hierarchy roots) read at exit for oomKilled. */
+  cgroup?: string;
   /** Test/stand-in mode: exec this argv directly, no namespaces. */
   execDirect?: string[];
   shimPath?: string;
@@ -96,6 +98,7 @@ export function shimArgs(o: ShimSpawnOptions): string[] {
   if (o.stdinOnce) a.push('--stdin-once');
   if (o.initPath) a.push('--init-path', o.initPath);
   if (o.initExec) a.push('--init-exec', String(o.initExec.pid), o.initExec.specPath);
+  if (o.cgroup) a.push('--cgroup', o.cgroup);
   if (o.execDirect) a.push('--exec-direct', '--', ...o.execDirect);
   return a;
 }

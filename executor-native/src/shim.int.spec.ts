@@ -3,7 +3,7 @@
  * no namespaces) and /bin/sh as the container. Build first: `make -C executor-native/src/shim`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import { after, afterEach, before, describe, it, type TestContext } from 'node:test';
@@ -178,6 +178,33 @@ describe('berth-shim', () => {
     assert.equal(log[1], 'x'.repeat(3616) + '\n');
   });
 
+  it('escapes like Docker: multibyte, control bytes, U+2028, invalid UTF-8 as U+FFFD', async () => {
+    const text = 'héllo wörld ✓ 🙂 \u0001\u001b[0m \u2029 end\n';
+    const file = join(tmp.path, 'utf8.txt');
+    writeFileSync(file, Buffer.concat([Buffer.from(text), Buffer.from([0xff, 0xc3, 0x28, 0xe2, 0x80, 0xa8, 0xed, 0xa0, 0x80, 0x0a])]));
+    const o = opts(['/bin/cat', file]);
+    const { client } = await startShim(o);
+    const exit = client.subscribeExit();
+    await client.start();
+    await exit;
+    const log = readLog(o.logPath).map((l) => l.log);
+    assert.deepEqual(log, [text, '\ufffd\ufffd(\u2028\ufffd\ufffd\ufffd\n']);
+    const raw = readFileSync(o.logPath, 'utf8');
+    assert.ok(raw.includes('"log":"héllo wörld ✓ 🙂 \\u0001\\u001b[0m \\u2029 end\\n"'), raw);
+    assert.ok(raw.includes('"log":"\\ufffd\\ufffd(\\u2028\\ufffd\\ufffd\\ufffd\\n"'), raw);
+  });
+
+  it('writes valid JSON lines for arbitrary bytes', async () => {
+    const o = opts(['/bin/sh', '-c', 'head -c 300000 /dev/urandom']);
+    const { client } = await startShim(o);
+    const exit = client.subscribeExit();
+    await client.start();
+    await exit;
+    const log = readLog(o.logPath); // throws on an invalid line
+    assert.ok(log.length > 1000);
+    assert.ok(log.every((l) => l.log.length <= 16384 && l.stream === 'stdout'));
+  });
+
   it('rotates at max-size keeping max-file files', async () => {
     const script = 'i=0; while [ $i -lt 200 ]; do echo line-$i; i=$((i+1)); done';
     const o = opts(['/bin/sh', '-c', script], { logMaxSize: 1000, logMaxFile: 3 });
@@ -336,6 +363,57 @@ describe('berth-shim', () => {
     await assert.rejects(c2.state(), (e: NodeJS.ErrnoException) => e.code === 'ENOENT');
     assert.equal(c2.readExitFile()?.exitCode, 7);
     t.diagnostic(`shim reparented to pid ${ppid}`);
+  });
+
+  it('disconnects an attach client that does not read, without blocking the container or others', async () => {
+    const o = opts(['/bin/sh', '-c', 'yes 0123456789abcdef0123456789abcdef | head -n 100000; echo end']);
+    const { client } = await startShim(o);
+    const slow = await client.attach({ stdout: true }); // paused: never read
+    const fast = await client.attach({ stdout: true });
+    const fastOut = collect(fast);
+    const exit = client.subscribeExit();
+    await client.start();
+    assert.equal((await exit).exitCode, 0);
+    const { frames } = parseStdcopy(await fastOut);
+    const got = Buffer.concat(frames.map((f) => f.data)).toString();
+    assert.equal(got.length, 100000 * 33 + 4);
+    assert.ok(got.endsWith('end\n'));
+    const log = readLog(o.logPath);
+    assert.equal(log.length, 100001);
+    assert.match(readFileSync(join(o.stateDir, 'shim.log'), 'utf8'), /attach client \d+ fell \d+ bytes behind/);
+    slow.destroy();
+  });
+
+  it('records oomKilled from the memory cgroup (--cgroup)', async (t: TestContext) => {
+    const v1 = '/sys/fs/cgroup/memory';
+    const v2 = existsSync('/sys/fs/cgroup/cgroup.controllers');
+    if (!existsSync(`${v1}/memory.limit_in_bytes`) && !v2) return t.skip('no memory cgroup');
+    const rel = `berth-shim-test-${process.pid}-${seq}`;
+    const dir = v2 ? `/sys/fs/cgroup/${rel}` : `${v1}/${rel}`;
+    mkdirSync(dir);
+    try {
+      writeFileSync(join(dir, v2 ? 'memory.max' : 'memory.limit_in_bytes'), String(16 << 20));
+      if (v2) writeFileSync(join(dir, 'memory.swap.max'), '0');
+      else if (existsSync(join(dir, 'memory.memsw.limit_in_bytes'))) writeFileSync(join(dir, 'memory.memsw.limit_in_bytes'), String(16 << 20));
+      const script = `echo $$ > ${dir}/cgroup.procs; head -c 64M /dev/zero | tail -c 60M > /dev/null`;
+      const o = opts(['/bin/sh', '-c', script], { cgroup: rel });
+      const { client } = await startShim(o);
+      const exit = client.subscribeExit();
+      await client.start();
+      const e = await exit;
+      assert.equal(e.exitCode, 137);
+      assert.equal(e.oomKilled, true);
+      assert.equal((await client.state()).oomKilled, true);
+    } finally {
+      await waitFor(() => {
+        try {
+          rmdirSync(dir);
+          return true;
+        } catch {
+          return false;
+        }
+      });
+    }
   });
 
   it('stays within 1 MiB RSS while logging and serving an attach client', async (t: TestContext) => {

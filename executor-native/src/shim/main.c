@@ -35,6 +35,7 @@ static void usage_error(const char *msg) {
           "usage: berth-shim --id <id> --state-dir <dir> --bundle <dir> [--tty] [--stdin] [--stdin-once]\n"
           "                  --log <path> [--log-max-size <bytes>] [--log-max-file <n>]\n"
           "                  [--init-path <berth-init>] [--init-exec <container-pid> <exec.json>]\n"
+          "                  [--cgroup <path relative to the hierarchy roots>]\n"
           "                  [--exec-direct -- argv...]\n");
   if (S.sync_out >= 0) {
     char m[600], buf[800];
@@ -71,12 +72,12 @@ static char *absolute(const char *p) {
 }
 
 static void parse_args(int argc, char **argv) {
-  enum { OPT_ID = 1, OPT_STATE, OPT_BUNDLE, OPT_TTY, OPT_STDIN, OPT_ONCE, OPT_LOG, OPT_MAXSZ, OPT_MAXF, OPT_INIT, OPT_IEXEC, OPT_DIRECT };
+  enum { OPT_ID = 1, OPT_STATE, OPT_BUNDLE, OPT_TTY, OPT_STDIN, OPT_ONCE, OPT_LOG, OPT_MAXSZ, OPT_MAXF, OPT_INIT, OPT_IEXEC, OPT_DIRECT, OPT_CGROUP };
   static const struct option opts[] = {
     {"id", 1, 0, OPT_ID}, {"state-dir", 1, 0, OPT_STATE}, {"bundle", 1, 0, OPT_BUNDLE},
     {"tty", 0, 0, OPT_TTY}, {"stdin", 0, 0, OPT_STDIN}, {"stdin-once", 0, 0, OPT_ONCE},
     {"log", 1, 0, OPT_LOG}, {"log-max-size", 1, 0, OPT_MAXSZ}, {"log-max-file", 1, 0, OPT_MAXF},
-    {"init-path", 1, 0, OPT_INIT}, {"init-exec", 1, 0, OPT_IEXEC}, {"exec-direct", 0, 0, OPT_DIRECT},
+    {"init-path", 1, 0, OPT_INIT}, {"init-exec", 1, 0, OPT_IEXEC}, {"exec-direct", 0, 0, OPT_DIRECT}, {"cgroup", 1, 0, OPT_CGROUP},
     {0, 0, 0, 0},
   };
   S.o.log_max_size = -1;
@@ -110,6 +111,7 @@ static void parse_args(int argc, char **argv) {
       S.o.exec_spec = argv[optind++];
       break;
     case OPT_DIRECT: direct = 1; break;
+    case OPT_CGROUP: S.o.cgroup = optarg; break;
     default: usage_error("unknown option");
     }
   }
@@ -275,6 +277,26 @@ void out_event(int s, uint32_t events) {
 
 /* ---- exit ---- */
 
+/* Read once at exit, not polled: the kernel counts OOM kills per memory cgroup
+ * (v2 memory.events, v1 memory.oom_control, both "oom_kill N"). */
+static int cgroup_oom_killed(void) {
+  if (!S.o.cgroup) return 0;
+  static const char *files[] = {"/sys/fs/cgroup/%s/memory.events", "/sys/fs/cgroup/memory/%s/memory.oom_control"};
+  for (size_t i = 0; i < 2; i++) {
+    char path[512], buf[512];
+    snprintf(path, sizeof path, files[i], S.o.cgroup);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) continue;
+    buf[n] = 0;
+    char *p = strstr(buf, "oom_kill ");
+    return p && atol(p + 9) > 0;
+  }
+  return 0;
+}
+
 static void finalize_exit(void) {
   for (int s = 1; s <= 2; s++) {
     out_read(s, 1024); /* what is still buffered, up to EAGAIN */
@@ -285,6 +307,7 @@ static void finalize_exit(void) {
     close(S.stdin_fd);
   }
   S.stdin_fd = -1;
+  S.oom_killed = cgroup_oom_killed();
   S.status = ST_EXITED;
   char buf[256], at[64];
   fmt_time(at, sizeof at, &S.exited_at);

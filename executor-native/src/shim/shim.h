@@ -27,6 +27,7 @@ enum tag {
 struct shim_opts {
   const char *id, *state_dir, *bundle, *log_path, *init_path;
   const char *exec_pid, *exec_spec; /* --init-exec: berth-init exec <pid> <spec> */
+  const char *cgroup;                /* --cgroup berth/<id>: read oom_kill at exit */
   long long log_max_size;           /* -1: no rotation */
   int log_max_file;
   int tty, open_stdin, stdin_once;
