@@ -147,7 +147,8 @@ before(async () => {
     file,
     JSON.stringify({
       'data-root': join(tmp.path, 'root'),
-      hosts: [`unix://${socket}`],
+      hosts: [`unix://${socket}`, 'tcp://127.0.0.1:0'],
+      'allow-insecure-tcp': true,
       postgres: db.url,
       redis: ns.redisUrl,
       namespace: ns.namespace,
@@ -229,6 +230,18 @@ test('_ping: GET and HEAD, dockerd headers, also versioned', async () => {
   assert.equal(head.status, 200);
   assert.equal(head.headers['content-length'], '0');
   assert.equal(head.headers['content-type'], 'text/plain; charset=utf-8');
+});
+
+test('listens on every host: the unix socket (0660) and plain TCP when allowed', async () => {
+  const { statSync } = await import('node:fs');
+  assert.equal(statSync(socket).mode & 0o777, 0o660);
+  const tcp = gateway.servers.all().find((s) => s.host.startsWith('tcp://'));
+  const address = tcp?.server.address();
+  assert.ok(address && typeof address === 'object');
+  const { stdout } = await run('docker', ['-H', `tcp://127.0.0.1:${address.port}`, 'version', '--format', '{{.Server.APIVersion}}'], {
+    env: { PATH: process.env.PATH, DOCKER_CONFIG: join(tmp.path, 'docker-config') },
+  });
+  assert.equal(stdout.trim(), '1.50');
 });
 
 test('errors: unknown route, version too new, malformed JSON; the gateway keeps answering', async () => {

@@ -25,7 +25,8 @@ export class DockerExceptionFilter implements ExceptionFilter {
     }
     const error = DomainError.from(exception);
     const status = statusForCode(error.code);
-    if (status >= 500) this.logger.error(error.message, exception instanceof Error ? exception.stack : undefined);
+    if (status === 500) this.logger.error(error.message, exception instanceof Error ? exception.stack : undefined);
+    else if (status > 500) this.logger.warn(error.message);
     sendDockerError(res, status, error.message);
   }
 }
