@@ -168,7 +168,7 @@ export async function unpackLayer(source: Readable | AsyncIterable<Uint8Array>, 
         size += chunk.length;
         if (!extract.write(chunk)) await new Promise<void>((r) => extract.once('drain', () => r()));
       }
-      extract.end();
+      (extract as unknown as { end(): void }).end();
     } catch (e) {
       extract.destroy(e as Error);
       throw e;
