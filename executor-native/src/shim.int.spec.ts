@@ -2,8 +2,8 @@
  * Black-box tests of build/berth-shim through its sockets, with --exec-direct (no berth-init,
  * no namespaces) and /bin/sh as the container. Build first: `make -C executor-native/src/shim`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import { after, afterEach, before, describe, it, type TestContext } from 'node:test';
@@ -431,6 +431,102 @@ describe('berth-shim', () => {
     assert.ok(rss <= 1024, `VmRSS ${rss} kB > 1024 kB`);
     sock.destroy();
     await client.signal('KILL');
+  });
+});
+
+const berthInit = join(__dirname, '..', 'build', 'berth-init');
+const initSkip = process.getuid?.() !== 0 ? 'needs root' : !existsSync(berthInit) ? `no ${berthInit}` : false;
+
+describe('berth-shim with berth-init (root, busybox rootfs)', { skip: initSkip }, () => {
+  const CAPS = ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_SETGID', 'CAP_SETUID', 'CAP_KILL'];
+  let dir: TempDir;
+  let lower: string;
+  let n = 0;
+
+  before(() => {
+    dir = createTempDir('berth-shim-init-');
+    lower = join(dir.path, 'lower');
+    mkdirSync(join(lower, 'bin'), { recursive: true });
+    mkdirSync(join(lower, 'etc'));
+    copyFileSync('/bin/busybox', join(lower, 'bin', 'busybox'));
+    execFileSync('chroot', [lower, '/bin/busybox', '--install', '-s', '/bin']);
+    writeFileSync(join(lower, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
+    writeFileSync(join(lower, 'etc', 'group'), 'root:x:0:\n');
+  });
+
+  afterEach(async () => {
+    for (const pid of pids) kill(pid);
+    await waitFor(() => [...pids].every((p) => !alive(p) || isZombieOfOther(p)), 5000);
+    pids.clear();
+  });
+
+  after(() => dir.remove());
+
+  function bundle(args: string[], extra: { terminal?: boolean; user?: object } = {}): ShimSpawnOptions {
+    const id = `i${++n}`;
+    const b = join(dir.path, id);
+    for (const d of ['upper', 'work', 'rootfs']) mkdirSync(join(b, d), { recursive: true });
+    const config = {
+      process: {
+        args, env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'], cwd: '/', terminal: !!extra.terminal,
+        user: extra.user ?? { uid: 0, gid: 0 },
+        capabilities: { bounding: CAPS, effective: CAPS, permitted: CAPS, inheritable: [], ambient: [] },
+        noNewPrivileges: true,
+      },
+      root: { path: join(b, 'rootfs'), readonly: false },
+      rootfs: { lowerdirs: [lower], upperdir: join(b, 'upper'), workdir: join(b, 'work') },
+      hostname: id,
+      mounts: [],
+      defaultMounts: true,
+      linux: { namespaces: ['pid', 'mount', 'uts', 'ipc'].map((type) => ({ type })), seccomp: null },
+    };
+    writeFileSync(join(b, 'config.json'), JSON.stringify(config));
+    return { id, bundle: b, stateDir: join(b, 'shim'), logPath: join(b, 'json.log'), initPath: berthInit, tty: extra.terminal };
+  }
+
+  it('runs the container as PID 1 with its output in the log and its exit recorded', async () => {
+    const o = bundle(['sh', '-c', 'echo pid=$$; hostname; echo err >&2; exit 4']);
+    const { client, ready } = await startShim(o);
+    const st = await client.state();
+    assert.equal(st.status, 'created');
+    assert.equal(st.pid, ready.pid);
+    const exit = client.subscribeExit();
+    await client.start();
+    const e = await exit;
+    assert.equal(e.exitCode, 4);
+    assert.equal(e.pid, ready.pid);
+    const log = readLog(o.logPath);
+    assert.deepEqual(log.filter((l) => l.stream === 'stdout').map((l) => l.log), ['pid=1\n', `${o.id}\n`]);
+    assert.deepEqual(log.filter((l) => l.stream === 'stderr').map((l) => l.log), ['err\n']);
+    await client.shutdown();
+  });
+
+  it('gives the pty slave as the controlling terminal; resize before start is seen', async () => {
+    const o = bundle(['sh', '-c', 'stty size; [ -t 0 ] && echo is-a-tty'], { terminal: true });
+    const { client } = await startShim(o);
+    await client.resize(40, 100);
+    const exit = client.subscribeExit();
+    await client.start();
+    assert.equal((await exit).exitCode, 0);
+    const out = readLog(o.logPath).map((l) => l.log).join('');
+    assert.equal(out, '40 100\r\nis-a-tty\r\n');
+  });
+
+  it('relays exec and setup failures from berth-init', async () => {
+    const bad = bundle(['nosuch']);
+    const { client } = await startShim(bad);
+    const exit = client.subscribeExit();
+    await assert.rejects(client.start(), (err: ShimError) => {
+      assert.equal(err.message, 'exec: "nosuch": executable file not found in $PATH');
+      assert.equal(err.detail?.stage, 'exec');
+      return true;
+    });
+    assert.equal((await exit).exitCode, 127);
+    await assert.rejects(spawnShim(bundle(['true'], { user: { username: 'ghost' } })), (err: ShimError) => {
+      assert.equal(err.code, 'create_failed');
+      assert.equal(err.detail?.stage, 'user');
+      return true;
+    });
   });
 });
 
