@@ -220,6 +220,16 @@ describe('registry client: anonymous registry', () => {
     dirs.push(dir);
     const pulled = await client.repository(ref).pullImage('latest', new ContentStore(dir));
     assert.equal(pulled.config.config?.Cmd?.[0], 'sh');
+    // `busybox` (docker.io) through a configured mirror: served by the test registry.
+    const mirrored = new RegistryClient({ mirrors: [reg.url] });
+    try {
+      const dir2 = tmp();
+      dirs.push(dir2);
+      const viaMirror = await mirrored.repository(parseReference('busybox')).pullImage('latest', new ContentStore(dir2));
+      assert.equal(viaMirror.repoDigest, img.manifestDescriptor.digest);
+    } finally {
+      await mirrored.close();
+    }
   });
 });
 
