@@ -185,6 +185,13 @@ describe('layer unpack', () => {
     assert.ok(!existsSync(dest));
   });
 
+  test('maxSize stops a decompression bomb and removes the layer dir', async () => {
+    const layer = await buildLayer([{ name: 'big', data: Buffer.alloc(5_000_000) }]);
+    const dest = fresh();
+    await assert.rejects(unpackLayer(Readable.from([layer.blob]), dest, { maxSize: 1_000_000 }), /larger than 1000000 bytes/);
+    assert.ok(!existsSync(dest));
+  });
+
   test('refuses a non-empty destination', async () => {
     const dest = fresh();
     mkdirSync(dest);

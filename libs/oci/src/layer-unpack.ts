@@ -36,6 +36,8 @@ export interface UnpackOptions {
   fsOps?: PrivilegedFsOps;
   /** Keep uid/gid from the tar (default: when running as root). */
   preserveOwnership?: boolean;
+  /** Refuse layers whose uncompressed tar exceeds this many bytes (decompression bombs). */
+  maxSize?: number;
 }
 
 export interface UnpackResult {
@@ -166,6 +168,9 @@ export async function unpackLayer(source: Readable | AsyncIterable<Uint8Array>, 
       for await (const chunk of decompress(counted(), (k) => (compression = k))) {
         hash.update(chunk);
         size += chunk.length;
+        if (opts.maxSize !== undefined && size > opts.maxSize) {
+          throw new DomainError(ErrorCode.InvalidArgument, `layer is larger than ${opts.maxSize} bytes uncompressed`);
+        }
         if (!extract.write(chunk)) await new Promise<void>((r) => extract.once('drain', () => r()));
       }
       (extract as unknown as { end(): void }).end();
