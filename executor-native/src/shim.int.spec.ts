@@ -88,11 +88,6 @@ function collect(s: Socket): Promise<Buffer> {
   });
 }
 
-function vmRssKiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) : NaN;
-}
-
 /** Runs the shim under a throwaway `sh` (the stand-in executor) whose fd 3 is a file. */
 async function spawnUnderThrowawayParent(o: ShimSpawnOptions) {
   const readyFile = join(tmp.path, `${o.id}.ready`);
@@ -416,20 +411,25 @@ describe('berth-shim', () => {
     }
   });
 
-  it('stays within 1 MiB RSS while logging and serving an attach client', async (t: TestContext) => {
-    const script = 'i=0; while [ $i -lt 3000 ]; do echo "line $i with some text to log"; echo e$i >&2; i=$((i+1)); done; sleep 100';
-    const o = opts(['/bin/sh', '-c', script], { logMaxSize: 50_000, logMaxFile: 2 });
+  it('stays within 1 MiB RSS (peak) while logging and serving fast and slow attach clients', async (t: TestContext) => {
+    const script =
+      'i=0; while [ $i -lt 3000 ]; do echo "line $i with some text to log"; echo e$i >&2; i=$((i+1)); done; ' +
+      'head -c 400000 /dev/zero | tr "\\0" z; echo; echo done; sleep 100';
+    const o = opts(['/bin/sh', '-c', script], { logMaxSize: 50_000, logMaxFile: 2, openStdin: true });
     const { client, ready } = await startShim(o);
-    const sock = await client.attach({ stdout: true, stderr: true });
+    const fast = await client.attach({ stdin: true, stdout: true, stderr: true });
+    const slow = await client.attach({ stdout: true, stderr: true }); // never read: buffered, then dropped
     let got = 0;
-    sock.on('data', (c: Buffer) => (got += c.length));
-    sock.resume();
+    fast.on('data', (c: Buffer) => (got += c.length));
+    fast.resume();
     await client.start();
-    await waitFor(() => readLog(o.logPath).some((l) => l.log === 'e2999\n'), 20_000);
-    const rss = vmRssKiB(ready.shimPid);
-    t.diagnostic(`berth-shim VmRSS ${rss} kB (attach client received ${got} bytes)`);
-    assert.ok(rss <= 1024, `VmRSS ${rss} kB > 1024 kB`);
-    sock.destroy();
+    await waitFor(() => readLog(o.logPath).some((l) => l.log === 'done\n'), 20_000);
+    const status = readFileSync(`/proc/${ready.shimPid}/status`, 'utf8');
+    const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(status)![1]);
+    t.diagnostic(`berth-shim VmRSS ${kb('VmRSS')} kB, peak VmHWM ${kb('VmHWM')} kB (fast client got ${got} bytes)`);
+    assert.ok(kb('VmHWM') <= 1024, `VmHWM ${kb('VmHWM')} kB > 1024 kB`);
+    fast.destroy();
+    slow.destroy();
     await client.signal('KILL');
   });
 });

@@ -205,7 +205,7 @@ static void report_ready(void) {
 }
 
 /* A create-time failure: tell the executor, kill what was started, and leave. */
-static void fail_create(void) {
+void child_fail_create(void) {
   child_report_error(&S.err);
   if (S.pid > 0) kill(S.pid, SIGKILL);
   diag("create failed: %s", S.err.message);
@@ -238,7 +238,7 @@ static void handle_line(char *l) {
     json_get_int(l, "errno", &en);
     e->err = (int)en;
     S.have_err = 1;
-    if (S.status == ST_CREATING) fail_create();
+    if (S.status == ST_CREATING) child_fail_create();
   } else {
     diag("sync: unexpected message type `%s`", type);
   }
@@ -276,7 +276,7 @@ void child_on_sync(void) {
         snprintf(S.err.object, sizeof S.err.object, "%s", S.o.init_path);
         snprintf(S.err.message, sizeof S.err.message, "berth-init exited before the container was ready");
       }
-      fail_create();
+      child_fail_create();
     } else if (S.status == ST_CREATED && S.go_sent) {
       if (!S.have_err) {
         S.status = ST_RUNNING;

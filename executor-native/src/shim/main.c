@@ -331,6 +331,15 @@ static void on_sigchld(void) {
     pid_t p = waitpid(-1, &st, WNOHANG);
     if (p <= 0) break;
     if (p != S.pid || S.pid <= 0 || S.status >= ST_DRAINING) continue; /* berth-init, or an orphan */
+    if (S.status == ST_CREATING) { /* died during setup without an error message */
+      memset(&S.err, 0, sizeof S.err);
+      snprintf(S.err.stage, sizeof S.err.stage, "sync");
+      snprintf(S.err.syscall, sizeof S.err.syscall, "wait4");
+      snprintf(S.err.object, sizeof S.err.object, "%d", (int)p);
+      snprintf(S.err.message, sizeof S.err.message, "the container process exited during setup (status 0x%x)", st);
+      child_fail_create();
+      return;
+    }
     clock_gettime(CLOCK_REALTIME, &S.exited_at);
     if (WIFSIGNALED(st)) {
       S.exit_signal = WTERMSIG(st);

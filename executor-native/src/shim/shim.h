@@ -91,6 +91,7 @@ int child_spawn(void);
 void child_on_sync(void);
 int child_send_go(void);
 void child_report_error(const struct init_error *e);
+void child_fail_create(void); /* report S.err to the executor, kill, leave */
 
 /* control.c */
 int listen_unix(const char *name);
