@@ -17,6 +17,13 @@ test('parseArgs: positionals, long and short flags, valued flags', () => {
   assert.throws(() => numberFlag(parseArgs(['--timeout=x']), 'timeout', 1), UsageError);
 });
 
+test('parseArgs: a valued short flag takes the next argument', () => {
+  const a = parseArgs(['logs', '-n', '40', '-f'], ['n']);
+  assert.deepEqual(a.positionals, ['logs']);
+  assert.equal(a.flags.get('n'), '40');
+  assert.ok(flag(a, 'f'));
+});
+
 test('parseArgs: everything after -- is positional', () => {
   assert.deepEqual(parseArgs(['test', '--', '--x', '-y']).positionals, ['test', '--x', '-y']);
 });

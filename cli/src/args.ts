@@ -19,7 +19,8 @@ export function parseArgs(argv: readonly string[], valued: readonly string[] = [
       else if (valued.includes(a.slice(2)) && i + 1 < argv.length) flags.set(a.slice(2), argv[++i]);
       else flags.set(a.slice(2), true);
     } else if (a.startsWith('-') && a.length > 1 && !/^-\d/.test(a)) {
-      for (const ch of a.slice(1)) flags.set(ch, true);
+      if (a.length === 2 && valued.includes(a[1]) && i + 1 < argv.length) flags.set(a[1], argv[++i]);
+      else for (const ch of a.slice(1)) flags.set(ch, true);
     } else {
       positionals.push(a);
     }
