@@ -116,7 +116,7 @@ budget=${BERTH_TEST_TIMEOUT:-1740}
 left=$((budget - ($(date +%s) - started)))
 ((left > 60)) || left=60
 if ((${#files[@]})); then
-  timeout --kill-after=30 "$left" node --test --test-concurrency=1 --test-timeout="${BERTH_TEST_FILE_TIMEOUT_MS:-600000}" \
+  timeout --kill-after=30 "$left" node --test --test-concurrency=1 --test-force-exit --test-timeout="${BERTH_TEST_FILE_TIMEOUT_MS:-600000}" \
     --test-reporter=spec --test-reporter-destination=stdout \
     --test-reporter=tap --test-reporter-destination="$tap" \
     "$@" "${files[@]}" || test_rc=$?
@@ -130,5 +130,9 @@ printf '\n==> summary (%ss)\n' "$(($(date +%s) - started))"
 printf 'build: %s\n' "$([[ $build_rc == 0 ]] && echo ok || echo FAILED)"
 printf 'lint: %s\n' "$([[ $lint_rc == 0 ]] && echo ok || echo FAILED)"
 printf 'tests: %s\n' "$([[ $test_rc == 0 ]] && echo ok || echo "FAILED (exit $test_rc)")"
-grep -E '^# (tests|suites|pass|fail|cancelled|skipped|todo|duration_ms) ' "$tap" | tail -n 8
+if grep -qE '^# pass ' "$tap"; then
+  grep -E '^# (tests|suites|pass|fail|cancelled|skipped|todo|duration_ms) ' "$tap" | tail -n 8
+else
+  printf '# the test runner ended without a summary (exit %s)\n# fail 1\n' "$test_rc"
+fi
 ((build_rc == 0 && lint_rc == 0 && test_rc == 0))
