@@ -360,7 +360,7 @@ describe('berth-shim', () => {
     t.diagnostic(`shim reparented to pid ${ppid}`);
   });
 
-  it('disconnects an attach client that does not read, without blocking the container or others', async () => {
+  it('holds output for a slower attach client (lossless), drops one that makes no progress for 2 s', async () => {
     const o = opts(['/bin/sh', '-c', 'yes 0123456789abcdef0123456789abcdef | head -n 100000; echo end']);
     const { client } = await startShim(o);
     const slow = await client.attach({ stdout: true }); // paused: never read
@@ -375,7 +375,7 @@ describe('berth-shim', () => {
     assert.ok(got.endsWith('end\n'));
     const log = readLog(o.logPath);
     assert.equal(log.length, 100001);
-    assert.match(readFileSync(join(o.stateDir, 'shim.log'), 'utf8'), /attach client \d+ fell \d+ bytes behind/);
+    assert.match(readFileSync(join(o.stateDir, 'shim.log'), 'utf8'), /attach client \d+ made no progress for 2000 ms/);
     slow.destroy();
   });
 

@@ -8,10 +8,12 @@
  *                  is written), otherwise the shim just stops reading from that client.
  *  container exit: output is drained, then every attach connection is closed.
  *
- * A slow client never blocks the container: each client has a SHIM_ATTACH_BUF ring of
- * unsent output; a client that falls further behind is disconnected (the log has it all).
- * Stdin is the one place with back-pressure: while the container does not read its stdin,
- * the shim stops reading from stdin clients. */
+ * Slow clients: each client has a SHIM_ATTACH_BUF queue of unsent output. When a queue
+ * cannot take another read, the shim stops reading the container's output (the container
+ * blocks on its pipe, as with Docker, whose attach is lossless) until the client catches
+ * up; a client that makes no progress for SHIM_STALL_MS is disconnected and output flows
+ * again (the log has everything). So a dead client holds the container at most 2 s.
+ * Stdin: while the container does not read its stdin, the shim stops reading stdin clients. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
@@ -46,6 +48,7 @@ int attach_listen(void) {
 
 static void att_close(struct att *a) {
   if (a->fd < 0) return;
+  int was_full = a->state == A_ACTIVE && SHIM_ATTACH_BUF - a->len < SHIM_READ_MAX + 8;
   ep_del(a->fd);
   close(a->fd);
   a->fd = -1;
@@ -53,6 +56,7 @@ static void att_close(struct att *a) {
   a->ring = NULL;
   a->len = a->head = 0;
   natts--;
+  if (was_full && S.stalled && attach_has_room()) output_resume();
 }
 
 static int reads_stdin(const struct att *a) {
@@ -79,6 +83,7 @@ static int att_flush(struct att *a) {
     }
     a->head = (a->head + (size_t)w) % SHIM_ATTACH_BUF;
     a->len -= (size_t)w;
+    if (S.stalled) deadline_in(&S.stall_deadline, SHIM_STALL_MS); /* progress */
   }
   a->head = 0;
   return 0;
@@ -170,8 +175,10 @@ void attach_event(uint32_t idx, uint32_t events) {
   if (events & EPOLLOUT) {
     if (att_flush(a) < 0) {
       att_close(a);
+      if (S.stalled && attach_has_room()) output_resume();
       return;
     }
+    if (S.stalled && attach_has_room()) output_resume();
   }
   if (events & EPOLLIN) {
     char buf[16384];
@@ -257,3 +264,24 @@ void attach_stdin_changed(void) {
 }
 
 int attach_all_closed(void) { return natts == 0; }
+
+static int full(const struct att *a) {
+  return a->fd >= 0 && a->state == A_ACTIVE && (a->want_out || a->want_err) &&
+         SHIM_ATTACH_BUF - a->len < SHIM_READ_MAX + 8;
+}
+
+int attach_has_room(void) {
+  if (!natts) return 1;
+  for (int i = 0; i < SHIM_MAX_ATTACH; i++)
+    if (full(&atts[i])) return 0;
+  return 1;
+}
+
+void attach_drop_full(void) {
+  for (int i = 0; i < SHIM_MAX_ATTACH; i++)
+    if (full(&atts[i])) {
+      diag("attach client %d made no progress for %d ms with %zu bytes queued: disconnected", i, SHIM_STALL_MS,
+           atts[i].len);
+      att_close(&atts[i]);
+    }
+}

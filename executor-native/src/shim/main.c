@@ -4,7 +4,8 @@
  *
  * Lifecycle:
  *   creating ──ready──▶ created ──start/'G'+EOF──▶ running ──SIGCHLD(pid)──▶ draining
- *   draining ──(EOF on every output fd, or SHIM_DRAIN_MS)──▶ exited:
+ *   draining ──(EOF on every output fd, or no output for SHIM_DRAIN_MS while no attach
+ *              client holds it back, or SHIM_DRAIN_MAX_MS)──▶ exited:
  *       flush the log, write exit.json (atomic), push exit to subscribers, close attach
  *   exited ──shutdown──▶ remove the sockets, exit 0 (exit.json stays for the executor)
  */
@@ -187,7 +188,7 @@ size_t state_json(char *out, size_t cap) {
 
 static void stdin_events(void) {
   uint32_t out = S.stdin_len ? EPOLLOUT : 0;
-  if (S.stdin_fd < 0) return;
+  if (S.stdin_fd < 0 || (S.o.tty && S.stalled)) return; /* the master is out of epoll while stalled */
   if (S.o.tty) ep_mod(S.stdin_fd, EPOLLIN | out, TAG_OUT, 1);
   else ep_mod(S.stdin_fd, out, TAG_STDIN, 0);
 }
@@ -253,10 +254,38 @@ static void out_close(int s) {
   S.out_fd[s] = -1;
 }
 
-/* Returns 1 when the fd reached EOF (or EIO: a pty whose slave is closed everywhere). */
-static int out_read(int s, int rounds) {
-  static char buf[16384];
+/* Output back-pressure. Reading stops while some attach client's queue could not take one
+ * more read: the container then blocks on its pipe/pty like under Docker, where attach is
+ * lossless. A client that makes no progress for SHIM_STALL_MS is dropped and reading resumes,
+ * so a dead or stuck client holds the container at most that long. */
+static void output_stall(void) {
+  if (S.stalled) return;
+  S.stalled = 1;
+  deadline_in(&S.stall_deadline, SHIM_STALL_MS);
+  for (int s = 1; s <= 2; s++)
+    if (S.out_fd[s] >= 0) ep_del(S.out_fd[s]);
+}
+
+void output_resume(void) {
+  if (!S.stalled) return;
+  S.stalled = 0;
+  for (int s = 1; s <= 2; s++) {
+    if (S.out_fd[s] < 0) continue;
+    uint32_t ev = EPOLLIN;
+    if (S.o.tty && S.stdin_fd == S.out_fd[s] && S.stdin_len) ev |= EPOLLOUT;
+    ep_add(S.out_fd[s], ev, TAG_OUT, (uint32_t)s);
+  }
+}
+
+/* Returns 1 when the fd reached EOF (or EIO: a pty whose slave is closed everywhere).
+ * force: read regardless of attach clients' room (the exit is being recorded). */
+static int out_read(int s, int rounds, int force) {
+  static char buf[SHIM_READ_MAX];
   while (rounds-- > 0 && S.out_fd[s] >= 0) {
+    if (!force && !attach_has_room()) {
+      output_stall();
+      return 0;
+    }
     ssize_t r = read(S.out_fd[s], buf, sizeof buf);
     if (r < 0 && errno == EINTR) continue;
     if (r < 0 && errno == EAGAIN) return 0;
@@ -264,6 +293,7 @@ static int out_read(int s, int rounds) {
       out_close(s);
       return 1;
     }
+    if (S.status == ST_DRAINING) deadline_in(&S.drain_deadline, SHIM_DRAIN_MS);
     jsonlog_feed(s, buf, (size_t)r);
     attach_broadcast(s, buf, (size_t)r);
   }
@@ -272,7 +302,7 @@ static int out_read(int s, int rounds) {
 
 void out_event(int s, uint32_t events) {
   if ((events & EPOLLOUT) && S.o.tty) stdin_flush();
-  if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) out_read(s, 4);
+  if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) out_read(s, 4, 0);
 }
 
 /* ---- exit ---- */
@@ -298,8 +328,9 @@ static int cgroup_oom_killed(void) {
 }
 
 static void finalize_exit(void) {
+  output_resume();
   for (int s = 1; s <= 2; s++) {
-    out_read(s, 1024); /* what is still buffered, up to EAGAIN */
+    out_read(s, 1024, 1); /* what is still buffered, up to EAGAIN */
     out_close(s);
   }
   if (S.stdin_fd >= 0 && !S.o.tty) {
@@ -348,10 +379,8 @@ static void on_sigchld(void) {
       S.exit_code = WEXITSTATUS(st);
     }
     S.status = ST_DRAINING;
-    clock_gettime(CLOCK_MONOTONIC, &S.drain_deadline);
-    S.drain_deadline.tv_nsec += (SHIM_DRAIN_MS % 1000) * 1000000L;
-    S.drain_deadline.tv_sec += SHIM_DRAIN_MS / 1000 + S.drain_deadline.tv_nsec / 1000000000L;
-    S.drain_deadline.tv_nsec %= 1000000000L;
+    deadline_in(&S.drain_deadline, SHIM_DRAIN_MS);
+    deadline_in(&S.drain_hard, SHIM_DRAIN_MAX_MS);
   }
 }
 
@@ -424,7 +453,13 @@ int main(int argc, char **argv) {
   struct timespec shutdown_deadline = {0, 0};
   for (;;) {
     if (S.shutdown_requested == 2) cleanup_and_exit(1);
-    if (S.status == ST_DRAINING && (ms_until(&S.drain_deadline) == 0 || (S.out_fd[1] < 0 && S.out_fd[2] < 0)))
+    if (S.stalled && ms_until(&S.stall_deadline) == 0) {
+      attach_drop_full();
+      output_resume();
+    }
+    if (S.status == ST_DRAINING &&
+        ((S.out_fd[1] < 0 && S.out_fd[2] < 0) || (!S.stalled && ms_until(&S.drain_deadline) == 0) ||
+         ms_until(&S.drain_hard) == 0))
       finalize_exit();
     if (S.shutdown_requested && S.status == ST_EXITED) {
       if (!shutdown_deadline.tv_sec) {
@@ -434,7 +469,10 @@ int main(int argc, char **argv) {
       if (attach_all_closed() || ms_until(&shutdown_deadline) == 0) cleanup_and_exit(0);
     }
     int timeout = -1;
-    if (S.status == ST_DRAINING) timeout = (int)ms_until(&S.drain_deadline);
+    if (S.status == ST_DRAINING)
+      timeout = (int)ms_until(S.stalled ? &S.drain_hard : &S.drain_deadline);
+    if (S.stalled && (timeout < 0 || ms_until(&S.stall_deadline) < timeout))
+      timeout = (int)ms_until(&S.stall_deadline);
     if (shutdown_deadline.tv_sec) timeout = (int)ms_until(&shutdown_deadline);
     struct epoll_event evs[32];
     int n = epoll_wait(S.epfd, evs, 32, timeout);

@@ -9,10 +9,13 @@
 
 #define SHIM_MAX_CTL 64
 #define SHIM_MAX_ATTACH 32
-#define SHIM_ATTACH_BUF (128 * 1024) /* per attach client; a client further behind is dropped */
+#define SHIM_ATTACH_BUF (64 * 1024) /* per attach client queue of unsent output */
+#define SHIM_READ_MAX (16 * 1024)    /* one read from the container's output */
+#define SHIM_STALL_MS 2000           /* a full attach client making no progress this long is dropped */
 #define SHIM_STDIN_BUF (64 * 1024)
 #define SHIM_LINE_MAX (16 * 1024) /* Docker's partial-line boundary */
-#define SHIM_DRAIN_MS 1000        /* after exit, wait at most this long for EOF on the output fds */
+#define SHIM_DRAIN_MS 1000        /* after exit: no output and no EOF this long ⇒ stop waiting for EOF */
+#define SHIM_DRAIN_MAX_MS 10000   /* after exit: record it no later than this */
 
 enum stream_id { STREAM_STDIN = 0, STREAM_STDOUT = 1, STREAM_STDERR = 2 };
 enum status { ST_CREATING, ST_CREATED, ST_RUNNING, ST_DRAINING, ST_EXITED };
@@ -57,7 +60,9 @@ struct shim {
   int go_sent;
   int exit_code, exit_signal, oom_killed;
   struct timespec started_at, exited_at;
-  struct timespec drain_deadline;
+  struct timespec drain_deadline, drain_hard;
+  int stalled;                  /* output reading paused: an attach client's queue is full */
+  struct timespec stall_deadline;
   int shutdown_requested;
   struct init_error err;  /* last error reported by the child (stage exec after start) */
   int have_err;
@@ -66,6 +71,7 @@ struct shim {
 extern struct shim S;
 
 /* util.c */
+void deadline_in(struct timespec *d, int ms);
 void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int write_all(int fd, const void *buf, size_t len);
 int write_file_atomic(const char *name, const char *data, size_t len);
@@ -111,11 +117,14 @@ void attach_broadcast(int stream, const char *data, size_t len);
 void attach_container_exited(void);
 void attach_stdin_changed(void); /* stdin blocked/unblocked/closed */
 int attach_all_closed(void);
+int attach_has_room(void);     /* every client can take one more read of output */
+void attach_drop_full(void);   /* stall timed out: drop the clients that are still full */
 
 /* main.c */
 void stdin_flush(void);
 void stdin_close(void);
 size_t state_json(char *out, size_t cap);
 void out_event(int stream, uint32_t events);
+void output_resume(void);
 
 #endif

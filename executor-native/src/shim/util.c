@@ -193,6 +193,13 @@ int signal_from_name(const char *name) {
   return -1;
 }
 
+void deadline_in(struct timespec *d, int ms) {
+  clock_gettime(CLOCK_MONOTONIC, d);
+  d->tv_nsec += (long)(ms % 1000) * 1000000L;
+  d->tv_sec += ms / 1000 + d->tv_nsec / 1000000000L;
+  d->tv_nsec %= 1000000000L;
+}
+
 int64_t ms_until(const struct timespec *d) {
   struct timespec now;
   clock_gettime(CLOCK_MONOTONIC, &now);
