@@ -109,20 +109,22 @@ node_modules/.bin/eslint . || lint_rc=$?
 step "tests"
 mapfile -t files < <(find libs services executor-native cli test -path '*/node_modules' -prune -o -path '*/dist/*' \( -name '*.spec.js' \) -print 2>/dev/null | sort)
 echo "${#files[@]} test files"
-tap="$(mktemp -t berth-test-XXXXXX.tap)"
-trap 'rm -f "$tap"' EXIT
+# The spec reporter's output is also kept to print its counts last. (Not a second TAP reporter to a
+# file: --test-force-exit can end the run before a file destination is flushed; stdout is a pipe,
+# which node writes synchronously.)
+log="$(mktemp -t berth-test-XXXXXX.log)"
+trap 'rm -f "$log"' EXIT
 test_rc=0
 budget=${BERTH_TEST_TIMEOUT:-1740}
 left=$((budget - ($(date +%s) - started)))
 ((left > 60)) || left=60
 if ((${#files[@]})); then
   timeout --kill-after=30 "$left" node --test --test-concurrency=1 --test-force-exit --test-timeout="${BERTH_TEST_FILE_TIMEOUT_MS:-600000}" \
-    --test-reporter=spec --test-reporter-destination=stdout \
-    --test-reporter=tap --test-reporter-destination="$tap" \
-    "$@" "${files[@]}" || test_rc=$?
+    --test-reporter=spec --test-reporter-destination=stdout "$@" "${files[@]}" 2>&1 | tee "$log"
+  test_rc=${PIPESTATUS[0]}
   ((test_rc == 124)) && echo "berth test: the run exceeded ${budget}s and was stopped"
 else
-  printf '# tests 0\n# pass 0\n# fail 0\n' > "$tap"
+  printf '# tests 0\n# pass 0\n# fail 0\n' > "$log"
 fi
 
 # --- summary (last lines: the runner's counts) ---------------------------------------------------------
@@ -130,8 +132,9 @@ printf '\n==> summary (%ss)\n' "$(($(date +%s) - started))"
 printf 'build: %s\n' "$([[ $build_rc == 0 ]] && echo ok || echo FAILED)"
 printf 'lint: %s\n' "$([[ $lint_rc == 0 ]] && echo ok || echo FAILED)"
 printf 'tests: %s\n' "$([[ $test_rc == 0 ]] && echo ok || echo "FAILED (exit $test_rc)")"
-if grep -qE '^# pass ' "$tap"; then
-  grep -E '^# (tests|suites|pass|fail|cancelled|skipped|todo|duration_ms) ' "$tap" | tail -n 8
+summary_re='^(ℹ|#) (tests|suites|pass|fail|cancelled|skipped|todo|duration_ms) [0-9.]+$'
+if grep -qE '^(ℹ|#) pass [0-9]+$' "$log"; then
+  grep -E "$summary_re" "$log" | tail -n 8 | sed -E 's/^ℹ /# /'
 else
   printf '# the test runner ended without a summary (exit %s)\n# fail 1\n' "$test_rc"
 fi
