@@ -512,6 +512,33 @@ describe('berth-shim with berth-init (root, busybox rootfs)', { skip: initSkip }
     assert.equal(out, '40 100\r\nis-a-tty\r\n');
   });
 
+  it('runs an exec in the container through --init-exec', async () => {
+    const o = bundle(['sleep', '100']);
+    const { client, ready } = await startShim(o);
+    await client.start();
+    const spec = join(o.bundle!, 'exec.json');
+    writeFileSync(spec, JSON.stringify({
+      process: {
+        args: ['sh', '-c', 'echo pid=$$ host=$(hostname); exit 5'], env: ['PATH=/bin'], cwd: '/', terminal: false,
+        user: { uid: 0, gid: 0 },
+        capabilities: { bounding: CAPS, effective: CAPS, permitted: CAPS, inheritable: [], ambient: [] },
+        noNewPrivileges: true,
+      },
+      seccomp: null, privileged: false,
+    }));
+    const x = { ...o, id: `${o.id}-exec`, stateDir: join(o.bundle!, 'exec-shim'), logPath: join(o.bundle!, 'exec.log'),
+      initExec: { pid: ready.pid, specPath: spec } };
+    const ex = await startShim(x);
+    const exit = ex.client.subscribeExit();
+    await ex.client.start();
+    assert.equal((await exit).exitCode, 5);
+    const [line] = readLog(x.logPath).map((l) => l.log);
+    assert.match(line!, new RegExp(`^pid=\\d+ host=${o.id}\\n$`));
+    assert.notEqual(line, 'pid=1\n');
+    assert.equal((await client.state()).status, 'running');
+    await client.signal('KILL');
+  });
+
   it('relays exec and setup failures from berth-init', async () => {
     const bad = bundle(['nosuch']);
     const { client } = await startShim(bad);
