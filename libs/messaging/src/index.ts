@@ -1,2 +1,3 @@
 export * from './rpc-client';
 export * from './rpc-server';
+export * from './executor-queue';
