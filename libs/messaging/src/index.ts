@@ -1,3 +1,4 @@
 export * from './rpc-client';
 export * from './rpc-server';
 export * from './executor-queue';
+export * from './stream-consumer';
