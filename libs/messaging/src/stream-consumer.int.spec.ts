@@ -68,7 +68,7 @@ describe('StreamConsumer', () => {
 
   it('redelivers an entry left unacked by a crash, on restart', async () => {
     const group = 'g-crash';
-    await redis.xgroup('CREATE', key, group, '$');
+    await redis.xgroup('CREATE', key, group, '$', 'MKSTREAM');
     const target = envelope('crash');
     let attempts = 0;
     let failed!: () => void;
@@ -105,7 +105,7 @@ describe('StreamConsumer', () => {
 
   it('retries a failing handler with backoff, keeping order', async () => {
     const group = 'g-retry';
-    await redis.xgroup('CREATE', key, group, '$');
+    await redis.xgroup('CREATE', key, group, '$', 'MKSTREAM');
     const seen: string[] = [];
     let failuresLeft = 2;
     const c = consumer({
@@ -131,7 +131,7 @@ describe('StreamConsumer', () => {
 
   it('skips and acks malformed entries', async () => {
     const group = 'g-bad';
-    await redis.xgroup('CREATE', key, group, '$');
+    await redis.xgroup('CREATE', key, group, '$', 'MKSTREAM');
     const seen: string[] = [];
     const c = consumer({ group, consumer: 'c1', handler: (e) => void seen.push(e.streamId) });
     await c.start();
