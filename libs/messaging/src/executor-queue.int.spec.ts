@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { Worker } from 'bullmq';
 import Redis from 'ioredis';
 import { DomainError, ErrorCode, ExecutorJob, executorQueueName, notFound } from '@berth/contracts';
-import { createTestNamespace, waitFor } from './test-support';
+import { createTestNamespace, waitFor } from '@berth/testing';
 import { ExecutorQueueClient, createExecutorWorker, decodeJobFailure, encodeJobFailure } from './executor-queue';
 
 describe('executor queue (BullMQ)', () => {

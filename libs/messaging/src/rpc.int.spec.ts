@@ -6,7 +6,7 @@ import { Ctx, EventPattern, MessagePattern, Payload } from '@nestjs/microservice
 import Redis from 'ioredis';
 import { lastValueFrom } from 'rxjs';
 import { DomainError, ErrorCode, notFound } from '@berth/contracts';
-import { createTestNamespace, waitFor } from './test-support';
+import { createTestNamespace, waitFor } from '@berth/testing';
 import { RedisRpcClient } from './rpc-client';
 import { RedisRpcContext, createRpcMicroservice } from './rpc-server';
 import { rpcRequestKey } from './rpc-protocol';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import { EVENTS_STREAM, EventEnvelope, ExecutorObservation, OBSERVATIONS_STREAM, redisKey } from '@berth/contracts';
-import { createTestNamespace, waitFor } from './test-support';
+import { createTestNamespace, waitFor } from '@berth/testing';
 import { StreamConsumer, StreamConsumerOptions, publishObservation } from './stream-consumer';
 
 const envelope = (name: string, version = 1): EventEnvelope => ({
