@@ -2,14 +2,16 @@
 // through its queue; docker-api is the gateway's alone.
 const nx = require('@nx/eslint-plugin');
 const tsParser = require('@typescript-eslint/parser');
+const tseslint = require('typescript-eslint');
 
 module.exports = [
   { ignores: ['**/dist/**', '**/node_modules/**', '**/build/**', 'executor-native/src/**/*.c*'] },
   {
     files: ['**/*.ts'],
     languageOptions: { parser: tsParser },
-    plugins: { '@nx': nx },
+    plugins: { '@nx': nx, '@typescript-eslint': tseslint.plugin },
     rules: {
+      '@typescript-eslint/no-require-imports': 'error',
       '@nx/enforce-module-boundaries': ['error', {
         allow: [],
         enforceBuildableLibDependency: false,
