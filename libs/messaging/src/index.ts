@@ -20,9 +20,8 @@
  */
 export * from './rpc-client';
 export * from './rpc-server';
+export type { RpcReplyMessage, RpcRequestMessage } from './rpc-protocol';
 export {
-  RpcReplyMessage,
-  RpcRequestMessage,
   rpcReplyChannel,
   rpcRequestKey,
   serviceOfPattern,

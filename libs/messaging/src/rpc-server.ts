@@ -114,6 +114,12 @@ export class RedisRpcServer extends Server<RedisEvents, RpcConnectionStatus> imp
       pub.disconnect();
       throw err;
     }
+    if (this.closing) {
+      // close() ran while we were connecting: nothing may keep running after it resolved.
+      blocking.disconnect();
+      pub.disconnect();
+      return;
+    }
     this.blocking = blocking;
     this.pub = pub;
     this._status$.next('connected');

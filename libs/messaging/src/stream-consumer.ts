@@ -60,9 +60,18 @@ export class StreamConsumer<T = EventEnvelope> {
     this.connectionName = `berth-stream-${options.group}-${options.consumer}-${process.pid}`;
   }
 
-  /** Resolves once the group exists and the read loop runs. */
-  async start(): Promise<void> {
-    if (this.loop) return;
+  private starting?: Promise<void>;
+
+  /** Resolves once the group exists and the read loop runs. Idempotent. */
+  start(): Promise<void> {
+    this.starting ??= this.open().catch((err: unknown) => {
+      this.starting = undefined;
+      throw err;
+    });
+    return this.starting;
+  }
+
+  private async open(): Promise<void> {
     this.stopping = false;
     const commands = openRedis(this.options.redisUrl, this.logger, { connectionName: `${this.connectionName}-cmd` });
     const reader = openRedis(this.options.redisUrl, this.logger, { connectionName: this.connectionName });
@@ -82,6 +91,8 @@ export class StreamConsumer<T = EventEnvelope> {
 
   /** Finishes the entry in hand (acking it if its handler succeeds), then disconnects. */
   async stop(): Promise<void> {
+    await this.starting?.catch(() => undefined);
+    this.starting = undefined;
     if (!this.loop) return;
     this.stopping = true;
     this.sleeper.interrupt();
