@@ -6,7 +6,7 @@ import { DockerEventsRepository } from './docker-events.repository';
 import { EventStreamSource } from './event-stream.source';
 import { EventsController } from './events.controller';
 import { LiveDockerEvents } from './live-docker-events';
-import { RedisEventStreamSource } from './redis-event-stream.source';
+import { StreamConsumerSource } from './stream-consumer.source';
 import { StreamEventsService } from './stream-events.service';
 
 /** Consumer group on `<namespace>:events`; one consumer name per node so a restart resumes its pending entries. */
@@ -16,7 +16,7 @@ const eventStreamSourceProvider: Provider = {
   provide: EventStreamSource,
   inject: [GATEWAY_CONFIG],
   useFactory: (config: BerthConfig) =>
-    new RedisEventStreamSource({
+    new StreamConsumerSource({
       redisUrl: config.redisUrl,
       namespace: config.namespace,
       group: EVENTS_CONSUMER_GROUP,
