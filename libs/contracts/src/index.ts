@@ -4,3 +4,4 @@ export * from './names';
 export * from './volumes';
 export * from './system';
 export * from './executor';
+export * from './images';
