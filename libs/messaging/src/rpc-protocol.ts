@@ -12,6 +12,7 @@
  * replyTo) travels the same list and gets no reply. `deadline` is the client's clock in epoch ms: a
  * request nobody can still be waiting for is dropped unhandled.
  */
+import { HttpException, HttpStatus } from '@nestjs/common';
 import { RpcException } from '@nestjs/microservices';
 import { DomainError, ErrorCode, SerializedError, redisKey } from '@berth/contracts';
 
@@ -69,13 +70,32 @@ export function parseReply(raw: string): RpcReplyMessage | null {
   return value as unknown as RpcReplyMessage;
 }
 
+/** Nest's own pipes and guards throw HttpExceptions (ValidationPipe: 400) even in a microservice. */
+const HTTP_STATUS_CODES: Partial<Record<number, ErrorCode>> = {
+  [HttpStatus.BAD_REQUEST]: ErrorCode.InvalidArgument,
+  [HttpStatus.UNAUTHORIZED]: ErrorCode.Unauthorized,
+  [HttpStatus.FORBIDDEN]: ErrorCode.Forbidden,
+  [HttpStatus.NOT_FOUND]: ErrorCode.NotFound,
+  [HttpStatus.CONFLICT]: ErrorCode.Conflict,
+  [HttpStatus.NOT_IMPLEMENTED]: ErrorCode.NotImplemented,
+  [HttpStatus.SERVICE_UNAVAILABLE]: ErrorCode.Unavailable,
+};
+
+function fromHttpException(err: HttpException): SerializedError {
+  const body = err.getResponse();
+  const detail = isObject(body) ? body.message : body;
+  const message = Array.isArray(detail) ? detail.join('; ') : typeof detail === 'string' ? detail : err.message;
+  return { code: HTTP_STATUS_CODES[err.getStatus()] ?? ErrorCode.Internal, message };
+}
+
 /**
  * What crosses the wire for a failure. DomainError (or its serialized form, or an RpcException carrying
- * one) keeps its code; anything else is INTERNAL with its message.
+ * one) keeps its code; an HttpException maps by status; anything else is INTERNAL with its message.
  */
 export function toSerializedError(err: unknown): SerializedError {
   const inner = err instanceof RpcException ? err.getError() : err;
   if (DomainError.isSerialized(inner)) return { code: inner.code, message: inner.message };
+  if (inner instanceof HttpException) return fromHttpException(inner);
   if (inner instanceof Error) return { code: ErrorCode.Internal, message: inner.message };
   if (isObject(inner) && typeof inner.message === 'string') {
     return { code: ErrorCode.Internal, message: inner.message };
