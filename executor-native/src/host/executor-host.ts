@@ -1,5 +1,5 @@
 import type { BerthConfig } from '@berth/config';
-import { ExecutorJob } from '@berth/contracts';
+import { DomainError, ErrorCode, ExecutorJob } from '@berth/contracts';
 import { createExecutorWorker } from '@berth/messaging';
 import { VolumeDirs } from './volume-dirs';
 
@@ -22,11 +22,38 @@ export async function startExecutorHost(config: BerthConfig): Promise<ExecutorHo
       [ExecutorJob.Ping]: async () => ({ nodeId: config.nodeId, pid: process.pid }),
       [ExecutorJob.CreateVolumeDir]: ({ name }) => volumes.create(name),
       [ExecutorJob.RemoveVolumeDir]: ({ name }) => volumes.remove(name),
+      ...containerStubs(),
     },
   });
   return {
     async close() {
       await worker.close();
     },
+  };
+}
+
+function containerStubs() {
+  const todo = async (): Promise<never> => {
+    throw new DomainError(ErrorCode.NotImplemented, 'container jobs are not implemented yet');
+  };
+  return {
+    [ExecutorJob.ContainerPrepare]: todo,
+    [ExecutorJob.ContainerCreate]: todo,
+    [ExecutorJob.ContainerStart]: todo,
+    [ExecutorJob.ContainerSignal]: todo,
+    [ExecutorJob.ContainerStop]: todo,
+    [ExecutorJob.ContainerPause]: todo,
+    [ExecutorJob.ContainerUnpause]: todo,
+    [ExecutorJob.ContainerUpdate]: todo,
+    [ExecutorJob.ContainerResize]: todo,
+    [ExecutorJob.ContainerCloseStdin]: todo,
+    [ExecutorJob.ContainerStats]: todo,
+    [ExecutorJob.ContainerTop]: todo,
+    [ExecutorJob.ContainerState]: todo,
+    [ExecutorJob.ContainerRemove]: todo,
+    [ExecutorJob.ExecCreate]: todo,
+    [ExecutorJob.ExecStart]: todo,
+    [ExecutorJob.ExecResize]: todo,
+    [ExecutorJob.ExecState]: todo,
   };
 }
