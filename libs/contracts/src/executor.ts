@@ -2,10 +2,32 @@
  * Jobs on the per-node executor queue (`executorQueueName(nodeId)`). One name enum, one payload type
  * per job; the executor answers with the matching result type as the BullMQ job's return value.
  */
+import type { NetworkEndpoint, PublishedPort } from './network';
+
+/** A bridge network as the executor sets it up (names from `defaultBridgeName`/`userBridgeName`). */
+export interface NetworkBridgeSpec {
+  /** nft table of the namespace (`networkNftTable(namespace)`) */
+  readonly table: string;
+  readonly bridge: string;
+  /** e.g. 172.17.0.0/16 */
+  readonly subnet: string;
+  /** e.g. 172.17.0.1 */
+  readonly gateway: string;
+  /** no masquerade / forwarding out of the host */
+  readonly internal: boolean;
+}
+
 export enum ExecutorJob {
   Ping = 'ping',
   CreateVolumeDir = 'volume.create-dir',
   RemoveVolumeDir = 'volume.remove-dir',
+  NetworkHostRoutes = 'network.host-routes',
+  NetworkEnsureBridge = 'network.ensure-bridge',
+  NetworkRemoveBridge = 'network.remove-bridge',
+  NetworkAttachNetns = 'network.attach-netns',
+  NetworkDetachNetns = 'network.detach-netns',
+  NetworkPublishPorts = 'network.publish-ports',
+  NetworkUnpublishPorts = 'network.unpublish-ports',
   // Containers: see "Containers" below for the life cycle.
   ContainerPrepare = 'container.prepare',
   ContainerCreate = 'container.create',
@@ -49,6 +71,13 @@ export interface ExecutorJobPayloads {
   [ExecutorJob.ExecStart]: ExecRef;
   [ExecutorJob.ExecResize]: ExecRef & { h: number; w: number };
   [ExecutorJob.ExecState]: ExecRef;
+  [ExecutorJob.NetworkHostRoutes]: Record<string, never>;
+  [ExecutorJob.NetworkEnsureBridge]: NetworkBridgeSpec;
+  [ExecutorJob.NetworkRemoveBridge]: NetworkBridgeSpec;
+  [ExecutorJob.NetworkAttachNetns]: { containerPid: number; endpoint: NetworkEndpoint };
+  [ExecutorJob.NetworkDetachNetns]: { endpoint: NetworkEndpoint };
+  [ExecutorJob.NetworkPublishPorts]: { table: string; endpoint: NetworkEndpoint; ports: PublishedPort[] };
+  [ExecutorJob.NetworkUnpublishPorts]: { table: string; endpointId: string };
 }
 
 export interface ExecutorJobResults {
@@ -73,6 +102,15 @@ export interface ExecutorJobResults {
   [ExecutorJob.ExecStart]: { pid: number; startedAt: string };
   [ExecutorJob.ExecResize]: { ok: true };
   [ExecutorJob.ExecState]: ExecRuntimeState;
+  /** IPv4 destinations (CIDR) of the host's routes, Berth's own bridges excluded */
+  [ExecutorJob.NetworkHostRoutes]: { routes: string[] };
+  [ExecutorJob.NetworkEnsureBridge]: { created: boolean };
+  [ExecutorJob.NetworkRemoveBridge]: { removed: boolean };
+  [ExecutorJob.NetworkAttachNetns]: { hostVeth: string };
+  [ExecutorJob.NetworkDetachNetns]: { removed: boolean };
+  /** the ports as published (HostPort 0 replaced by the port picked) */
+  [ExecutorJob.NetworkPublishPorts]: { ports: PublishedPort[] };
+  [ExecutorJob.NetworkUnpublishPorts]: { removed: number };
 }
 
 /** Observations the executor publishes (on the `observations` stream) for services to turn into state. */
