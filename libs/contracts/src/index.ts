@@ -6,3 +6,4 @@ export * from './network';
 export * from './system';
 export * from './executor';
 export * from './images';
+export * from './containers';
