@@ -9,6 +9,10 @@ export interface ProcessSpec {
   readonly name: string;
   /** the compiled entry point, relative to the repo root */
   readonly main: string;
+  /**
+   * Privileged processes run as root: the executor (kernel work) and the gateway (the API socket and the
+   * byte streams from shims). Domain services drop to `nobody` (DESIGN: they never touch the kernel).
+   */
   readonly privileged: boolean;
 }
 
@@ -19,7 +23,7 @@ export const PROCESSES: readonly ProcessSpec[] = [
   { name: 'containers', main: 'services/containers/dist/main.js', privileged: false },
   { name: 'network', main: 'services/network/dist/main.js', privileged: false },
   { name: 'volumes', main: 'services/volumes/dist/main.js', privileged: false },
-  { name: 'gateway', main: 'services/gateway/dist/main.js', privileged: false },
+  { name: 'gateway', main: 'services/gateway/dist/main.js', privileged: true },
 ];
 
 export const SERVICES = ['gateway', 'images', 'containers', 'network', 'volumes'] as const;

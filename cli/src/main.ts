@@ -4,7 +4,7 @@
  *        | test. Run through ./berth, which bootstraps the checkout first.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, loadConfig, unixSockets, type BerthConfig } from '@berth/config';
 import { flag, numberFlag, parseArgs, UsageError, type ParsedArgs } from './args';
@@ -50,7 +50,8 @@ async function cmdUp(c: BerthConfig, args: ParsedArgs): Promise<number> {
   const socket = firstSocket(c);
   await ensurePostgres(c);
   await ensureRedis(c);
-  const env = { ...process.env };
+  // Unprivileged services may not be able to read the config file: hand it over inline.
+  const env = { ...process.env, ...(c.configFile ? { BERTH_CONFIG_JSON: readFileSync(c.configFile, 'utf8') } : {}) };
   const started = new Map<string, Started>();
   for (const spec of PROCESSES) {
     const st = processState(c, spec);

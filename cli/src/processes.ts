@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { BerthConfig } from '@berth/config';
 import { repoRoot, type ProcessSpec } from './layout';
 
@@ -73,6 +73,7 @@ export function startProcess(config: BerthConfig, spec: ProcessSpec, env: NodeJS
   const child = spawn(process.execPath, [main], {
     cwd: repoRoot,
     env,
+    ...(spec.privileged ? {} : unprivileged()),
     detached: true,
     stdio: ['ignore', fd, fd],
   });
@@ -125,5 +126,27 @@ export function tail(path: string, lines: number): string {
     return text.split('\n').slice(-lines - 1).join('\n');
   } catch {
     return '';
+  }
+}
+
+/** `nobody`, when we are root and nobody can read the checkout (a clone under /root cannot). */
+const NOBODY = 65534;
+let dropTo: { uid: number; gid: number } | null | undefined;
+export function unprivileged(): { uid: number; gid: number } | Record<string, never> {
+  if (dropTo === undefined) {
+    dropTo = process.getuid?.() === 0 && othersCanRead(repoRoot) ? { uid: NOBODY, gid: NOBODY } : null;
+  }
+  return dropTo ?? {};
+}
+
+function othersCanRead(dir: string): boolean {
+  // Every ancestor must be searchable by others (o+x); the tree itself is checked at its root.
+  for (let p = dir; ; p = dirname(p)) {
+    try {
+      if ((statSync(p).mode & 0o001) === 0) return false;
+    } catch {
+      return false;
+    }
+    if (p === dirname(p)) return true;
   }
 }

@@ -59,31 +59,45 @@ function formatZodError(error: ZodError, file: string | null): string {
     .join('\n');
 }
 
+function parseObject(text: string, where: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`invalid configuration in ${where}: not valid JSON: ${(e as Error).message}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ConfigError(`invalid configuration in ${where}: the top level must be a JSON object`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** The file named by BERTH_CONFIG, else /etc/berth/berth.json; only the default may be absent. */
+function readConfigFile(explicit: string | undefined): { raw: Record<string, unknown>; configFile: string | null } {
+  const file = explicit ?? DEFAULT_CONFIG_FILE;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' && !explicit) return { raw: {}, configFile: null };
+    throw new ConfigError(`cannot read configuration file ${file}: ${(e as Error).message}`);
+  }
+  return { raw: parseObject(text, file), configFile: file };
+}
+
 /**
  * Reads the file (BERTH_CONFIG or /etc/berth/berth.json; a missing default file is fine, a missing
  * explicit one is not), applies environment overrides, validates, and derives the rest.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): BerthConfig {
-  const explicit = env.BERTH_CONFIG;
-  const file = explicit ?? DEFAULT_CONFIG_FILE;
-  let raw: Record<string, unknown> = {};
-  let configFile: string | null = null;
-  try {
-    const text = readFileSync(file, 'utf8');
-    configFile = file;
-    try {
-      raw = JSON.parse(text) as Record<string, unknown>;
-    } catch (e) {
-      throw new ConfigError(`invalid configuration in ${file}: not valid JSON: ${(e as Error).message}`);
-    }
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-      throw new ConfigError(`invalid configuration in ${file}: the top level must be a JSON object`);
-    }
-  } catch (e) {
-    if (e instanceof ConfigError) throw e;
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || explicit) {
-      throw new ConfigError(`cannot read configuration file ${file}: ${(e as Error).message}`);
-    }
+  let raw: Record<string, unknown>;
+  let configFile: string | null;
+  if (env.BERTH_CONFIG_JSON) {
+    // `berth up` hands the file it read to unprivileged services inline, so they need no access to it.
+    configFile = env.BERTH_CONFIG ?? null;
+    raw = parseObject(env.BERTH_CONFIG_JSON, 'BERTH_CONFIG_JSON');
+  } else {
+    ({ raw, configFile } = readConfigFile(env.BERTH_CONFIG));
   }
   for (const [name, { key, kind }] of Object.entries(ENV_KEYS)) {
     const value = env[name];

@@ -4,7 +4,7 @@ import type { Worker } from 'bullmq';
 import Redis from 'ioredis';
 import { DomainError, ErrorCode, ExecutorJob, executorQueueName, notFound } from '@berth/contracts';
 import { createTestNamespace, waitFor } from '@berth/testing';
-import { ExecutorQueueClient, createExecutorWorker, decodeJobFailure, encodeJobFailure } from './executor-queue';
+import { ExecutorQueueClient, createExecutorWorker, decodeJobFailure, encodeJobFailure, type ExecutorHandlers } from './executor-queue';
 
 describe('executor queue (BullMQ)', () => {
   const ns = createTestNamespace();
@@ -29,7 +29,8 @@ describe('executor queue (BullMQ)', () => {
           if (name === 'missing') throw notFound(`get ${name}: no such volume`);
           throw new Error(`rm ${name}: EBUSY`);
         },
-      },
+        // The test exercises three jobs; the executor itself must handle every job (the type enforces it).
+      } as Partial<ExecutorHandlers> as ExecutorHandlers,
     });
     await worker.waitUntilReady();
     client = new ExecutorQueueClient({ ...base, nodeId: 'n1' });
