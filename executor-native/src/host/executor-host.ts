@@ -2,6 +2,7 @@ import type { BerthConfig } from '@berth/config';
 import { DomainError, ErrorCode, ExecutorJob } from '@berth/contracts';
 import { createExecutorWorker } from '@berth/messaging';
 import { VolumeDirs } from './volume-dirs';
+import { networkJobHandlers } from './network';
 
 export interface ExecutorHost {
   close(): Promise<void>;
@@ -23,6 +24,7 @@ export async function startExecutorHost(config: BerthConfig): Promise<ExecutorHo
       [ExecutorJob.CreateVolumeDir]: ({ name }) => volumes.create(name),
       [ExecutorJob.RemoveVolumeDir]: ({ name }) => volumes.remove(name),
       ...containerStubs(),
+      ...networkJobHandlers(config),
     },
   });
   return {

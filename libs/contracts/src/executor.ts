@@ -71,7 +71,8 @@ export interface ExecutorJobPayloads {
   [ExecutorJob.ExecStart]: ExecRef;
   [ExecutorJob.ExecResize]: ExecRef & { h: number; w: number };
   [ExecutorJob.ExecState]: ExecRef;
-  [ExecutorJob.NetworkHostRoutes]: Record<string, never>;
+  /** `excludeDevs`: this namespace's own bridges, whose routes are no collision */
+  [ExecutorJob.NetworkHostRoutes]: { excludeDevs?: string[] };
   [ExecutorJob.NetworkEnsureBridge]: NetworkBridgeSpec;
   [ExecutorJob.NetworkRemoveBridge]: NetworkBridgeSpec;
   [ExecutorJob.NetworkAttachNetns]: { containerPid: number; endpoint: NetworkEndpoint };
@@ -102,7 +103,7 @@ export interface ExecutorJobResults {
   [ExecutorJob.ExecStart]: { pid: number; startedAt: string };
   [ExecutorJob.ExecResize]: { ok: true };
   [ExecutorJob.ExecState]: ExecRuntimeState;
-  /** IPv4 destinations (CIDR) of the host's routes, Berth's own bridges excluded */
+  /** IPv4 destinations (CIDR) of the host's routes (the default route left out) */
   [ExecutorJob.NetworkHostRoutes]: { routes: string[] };
   [ExecutorJob.NetworkEnsureBridge]: { created: boolean };
   [ExecutorJob.NetworkRemoveBridge]: { removed: boolean };

@@ -1,0 +1,63 @@
+import type { NetworkEndpoint } from '@berth/contracts';
+import { linkExists } from './bridges';
+import { checkIfname, checkIp, checkMac, checkPid, run, tryRun } from './sys';
+
+const inNetns = (pid: number, args: string[]) => run('nsenter', [`--net=/proc/${pid}/ns/net`, '--', 'ip', ...args]);
+
+/**
+ * Puts a container on a bridge network: a veth pair, host end (`endpoint.hostVeth`) on the bridge,
+ * the other moved into /proc/<pid>/ns/net and renamed `endpoint.ifname` (eth0), with the MAC, the
+ * address, lo up, and the default route through the gateway when the container has none yet (the
+ * first network wins, like Docker). Idempotent for an endpoint already attached to this pid.
+ *
+ * Called in-process by the container start path between berth-init's "ready" and "go", or through
+ * the `network.attach-netns` job.
+ */
+export async function attachNetns(containerPid: number, endpoint: NetworkEndpoint): Promise<{ hostVeth: string }> {
+  const pid = checkPid(containerPid);
+  if (endpoint.driver !== 'bridge') {
+    // host: nothing to do; null: lo only
+    if (endpoint.driver === 'null') await inNetns(pid, ['link', 'set', 'lo', 'up']);
+    return { hostVeth: '' };
+  }
+  const hostVeth = checkIfname(endpoint.hostVeth);
+  const bridge = checkIfname(endpoint.bridge);
+  const ifname = checkIfname(endpoint.ifname);
+  checkIp(endpoint.ip);
+  checkIp(endpoint.gateway);
+  checkMac(endpoint.mac);
+  const prefix = Number(endpoint.prefixLen);
+  if (!Number.isInteger(prefix) || prefix < 1 || prefix > 31) throw new Error(`invalid prefix length ${prefix}`);
+
+  if (await linkExists(hostVeth)) {
+    const inside = await tryRun('nsenter', [`--net=/proc/${pid}/ns/net`, '--', 'ip', 'link', 'show', 'dev', ifname]);
+    if (inside) return { hostVeth };
+    // a previous run's leftover (its netns died while the host end lingered)
+    await run('ip', ['link', 'del', hostVeth]);
+  }
+  const peer = `vp${hostVeth.slice(2)}`;
+  await run('ip', ['link', 'add', 'name', hostVeth, 'type', 'veth', 'peer', 'name', peer]);
+  try {
+    await run('ip', ['link', 'set', hostVeth, 'master', bridge]);
+    await run('ip', ['link', 'set', hostVeth, 'up']);
+    await run('ip', ['link', 'set', peer, 'netns', String(pid)]);
+    await inNetns(pid, ['link', 'set', 'lo', 'up']);
+    await inNetns(pid, ['link', 'set', peer, 'name', ifname, 'address', endpoint.mac]);
+    await inNetns(pid, ['addr', 'add', `${endpoint.ip}/${prefix}`, 'dev', ifname]);
+    await inNetns(pid, ['link', 'set', ifname, 'up']);
+    const routes = await inNetns(pid, ['-4', 'route', 'show', 'default']);
+    if (!routes.trim()) await inNetns(pid, ['route', 'add', 'default', 'via', endpoint.gateway, 'dev', ifname]);
+  } catch (e) {
+    await tryRun('ip', ['link', 'del', hostVeth]);
+    throw e;
+  }
+  return { hostVeth };
+}
+
+/** Removes the host end of the veth (the peer goes with it). Missing is fine. */
+export async function detachNetns(endpoint: Pick<NetworkEndpoint, 'hostVeth'>): Promise<{ removed: boolean }> {
+  if (!endpoint.hostVeth) return { removed: false };
+  const hostVeth = checkIfname(endpoint.hostVeth);
+  if (!(await linkExists(hostVeth))) return { removed: false };
+  return { removed: await tryRun('ip', ['link', 'del', hostVeth]) };
+}
