@@ -234,6 +234,8 @@ export interface CreateContainerRequest {
   readonly networkingConfig?: Record<string, unknown> | null;
   /** The image as `images.resolve` returned it (the gateway resolves before calling create). */
   readonly image: ResolvedImageView;
+  /** Named volumes the spec mounts, created (if missing) by the gateway: name -> host mountpoint. */
+  readonly volumeMountpoints?: Record<string, string>;
 }
 export interface CreateContainerReply {
   readonly id: string;

@@ -1,5 +1,12 @@
 import { Module } from '@nestjs/common';
-import { ContainersController } from './containers.controller';
+import { ContainerRegistry } from './container/container.registry';
+import { ContainersController } from './container/containers.controller';
+import { ContainersService } from './container/containers.service';
+import { ObservationsConsumer } from './container/observations.consumer';
+import { RuntimeAdapter } from './container/runtime.adapter';
 
-@Module({ controllers: [ContainersController] })
+@Module({
+  controllers: [ContainersController],
+  providers: [ContainerRegistry, ContainersService, RuntimeAdapter, ObservationsConsumer],
+})
 export class ContainersModule {}

@@ -1,0 +1,171 @@
+import { type Actor, conflict, type ContainerEvent, containerStreamId, notFound } from '@berth/contracts';
+import { ConcurrencyError, EventStore } from '@berth/event-store';
+import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { type ContainerCommand, type ContainerState, decide, evolve } from './container.decider';
+import { CONTAINER_VIEW_TABLE } from './projections/container-view.projection';
+
+interface Entry {
+  state: ContainerState;
+  version: number;
+}
+
+type Listener = (state: ContainerState | null, events: readonly ContainerEvent[], before: ContainerState | null) => void;
+
+/**
+ * Every container's folded state in memory, loaded once from the projection at boot and moved forward
+ * by this process's own appends: reads (list, inspect, wait) never query Postgres.
+ *
+ * Appends per container are serialized by a promise chain, so the memory follows the stream's order and
+ * decide() runs on the current state without re-reading the stream. A lost race against another
+ * instance (ConcurrencyError) reloads that one stream and decides again.
+ */
+@Injectable()
+export class ContainerRegistry implements OnModuleInit {
+  private readonly logger = new Logger('containers');
+  private readonly byId = new Map<string, Entry>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly listeners = new Set<Listener>();
+  /** names being created right now (before their row exists) */
+  private readonly reserved = new Map<string, string>();
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly dataSource: DataSource,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    const rows: { id: string; state: ContainerState; version: number }[] = await this.dataSource.query(
+      `SELECT id, state, version FROM ${CONTAINER_VIEW_TABLE}`,
+    );
+    for (const r of rows) if (r.state && r.state.id) this.byId.set(r.id, { state: r.state, version: r.version });
+    this.logger.log(`${rows.length} containers loaded`);
+  }
+
+  all(): ContainerState[] {
+    return [...this.byId.values()].map((e) => e.state);
+  }
+
+  get(id: string): ContainerState | undefined {
+    return this.byId.get(id)?.state;
+  }
+
+  /** Docker's lookup order: full id, exact name (with or without `/`), unique id prefix. */
+  resolve(ref: string): ContainerState {
+    const found = this.find(ref);
+    if (!found) throw notFound(`No such container: ${ref}`);
+    return found;
+  }
+
+  find(ref: string): ContainerState | undefined {
+    if (!ref) return undefined;
+    const direct = this.byId.get(ref);
+    if (direct) return direct.state;
+    const name = ref.replace(/^\//, '');
+    for (const e of this.byId.values()) if (e.state.name === name) return e.state;
+    if (!/^[0-9a-f]+$/.test(ref)) return undefined;
+    const matches = [...this.byId.values()].filter((e) => e.state.id.startsWith(ref));
+    if (matches.length > 1) throw conflict(`multiple IDs found with provided prefix: ${ref}`);
+    return matches[0]?.state;
+  }
+
+  findExec(execId: string): { container: ContainerState; execId: string } {
+    for (const e of this.byId.values()) {
+      if (e.state.execs[execId]) return { container: e.state, execId };
+    }
+    if (/^[0-9a-f]{1,64}$/.test(execId)) {
+      for (const e of this.byId.values()) {
+        const hit = Object.keys(e.state.execs).find((x) => x.startsWith(execId));
+        if (hit) return { container: e.state, execId: hit };
+      }
+    }
+    throw notFound(`No such exec instance: ${execId}`);
+  }
+
+  nameTaken(name: string): string | undefined {
+    for (const e of this.byId.values()) if (e.state.name === name) return e.state.id;
+    return this.reserved.get(name);
+  }
+
+  /** Holds a name for a create in flight (the projection's unique index is the final arbiter). */
+  reserve(name: string, id: string): () => void {
+    const owner = this.nameTaken(name);
+    if (owner) throw conflict(`Conflict. The container name "/${name}" is already in use by container "${owner}". You have to remove (or rename) that container to be able to reuse that name.`);
+    this.reserved.set(name, id);
+    return () => {
+      if (this.reserved.get(name) === id) this.reserved.delete(name);
+    };
+  }
+
+  onChange(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** decide on the current state; throws its errors. Does not append. */
+  check(id: string, command: ContainerCommand): ContainerState {
+    const entry = this.byId.get(id);
+    decide(command, entry?.state ?? null);
+    if (!entry) throw notFound(`No such container: ${id}`);
+    return entry.state;
+  }
+
+  /** decide -> append (expected version) -> move memory forward -> tell listeners. */
+  record(id: string, command: ContainerCommand, actor: Actor | null = null): Promise<{ state: ContainerState | null; events: ContainerEvent[] }> {
+    const previous = this.locks.get(id) ?? Promise.resolve();
+    const run = previous.catch(() => undefined).then(() => this.recordNow(id, command, actor));
+    const tail = run.catch(() => undefined);
+    this.locks.set(id, tail);
+    void tail.then(() => {
+      if (this.locks.get(id) === tail) this.locks.delete(id);
+    });
+    return run;
+  }
+
+  private async recordNow(id: string, command: ContainerCommand, actor: Actor | null) {
+    for (let attempt = 1; ; attempt++) {
+      const entry = this.byId.get(id);
+      const before = entry?.state ?? null;
+      const events = decide(command, before);
+      if (events.length === 0) return { state: before, events };
+      try {
+        await this.store.append(containerStreamId(id), entry?.version ?? 0, events, { actor });
+      } catch (e) {
+        if (e instanceof ConcurrencyError && attempt < 5) {
+          await this.reload(id);
+          continue;
+        }
+        if (isUniqueViolation(e)) {
+          throw conflict(`Conflict. The container name is already in use. You have to remove (or rename) that container to be able to reuse that name.`);
+        }
+        throw e;
+      }
+      const state = events.reduce(evolve, before);
+      if (state) this.byId.set(id, { state, version: (entry?.version ?? 0) + events.length });
+      else this.byId.delete(id);
+      for (const l of [...this.listeners]) {
+        try {
+          l(state, events, before);
+        } catch (err) {
+          this.logger.warn(`listener failed: ${(err as Error).message}`);
+        }
+      }
+      return { state, events };
+    }
+  }
+
+  private async reload(id: string): Promise<void> {
+    const history = await this.store.readStream(containerStreamId(id));
+    const state = history.reduce(
+      (s, e) => evolve(s, { type: e.type, data: e.data, schemaVersion: e.schemaVersion } as ContainerEvent),
+      null as ContainerState | null,
+    );
+    if (state) this.byId.set(id, { state, version: history.length });
+    else this.byId.delete(id);
+  }
+}
+
+function isUniqueViolation(e: unknown): boolean {
+  const err = e as { code?: string; driverError?: { code?: string } };
+  return err?.code === '23505' || err?.driverError?.code === '23505';
+}

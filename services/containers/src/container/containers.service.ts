@@ -1,0 +1,632 @@
+import {
+  type Actor,
+  type AttachReply,
+  conflict,
+  containerPaths,
+  type ContainerView,
+  type CreateContainerReply,
+  type CreateContainerRequest,
+  DomainError,
+  ErrorCode,
+  type ExecCreateRequest,
+  type ExecPrepareReply,
+  type ExecView,
+  invalid,
+  type KillContainerRequest,
+  type ListContainersRequest,
+  notFound,
+  type PruneContainersReply,
+  type PruneContainersRequest,
+  type RemoveContainerRequest,
+  type StopContainerRequest,
+  SYSTEM_ACTOR,
+  type UpdateContainerRequest,
+  type WaitContainerReply,
+  type WaitContainerRequest,
+} from '@berth/contracts';
+import type { BerthConfig } from '@berth/config';
+import { BERTH_CONFIG } from '@berth/service-kit';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import { matchContainer } from './container-filters';
+import { generateName } from './names';
+import { mergeEnv, normalizeCreate, resourcesOf, runtimeSpecOf } from './container-spec';
+import type { ContainerState } from './container.decider';
+import { ContainerRegistry } from './container.registry';
+import { toContainerView } from './container-view';
+import { RuntimeAdapter } from './runtime.adapter';
+
+/** How long one wait long poll lasts before it answers `pending` (the gateway asks again). */
+const WAIT_POLL_MS = 5 * 60_000;
+
+/**
+ * Container use cases: check the rules, drive the executor, record the facts. Runtime facts the
+ * executor reports on its own (exits, OOM kills) arrive through ObservationsConsumer -> onExited.
+ */
+@Injectable()
+export class ContainersService {
+  private readonly logger = new Logger('containers');
+  /** containers whose shim for the next run exists (created, waiting for start) */
+  private readonly shimReady = new Set<string>();
+  /** user-driven stops in flight: their exit must not trigger the restart policy */
+  private readonly stopping = new Set<string>();
+  private readonly restartTimers = new Map<string, NodeJS.Timeout>();
+
+  constructor(
+    private readonly registry: ContainerRegistry,
+    private readonly runtime: RuntimeAdapter,
+    @Inject(BERTH_CONFIG) private readonly config: BerthConfig,
+  ) {}
+
+  private paths(id: string) {
+    return containerPaths(this.config['data-root'], id);
+  }
+
+  // ---- reads -------------------------------------------------------------------------------------
+
+  inspect(ref: string): ContainerView {
+    return toContainerView(this.registry.resolve(ref));
+  }
+
+  list(req: ListContainersRequest): ContainerView[] {
+    const filters = req.filters ?? {};
+    const all = this.registry.all().sort((a, b) => (a.created < b.created ? 1 : a.created > b.created ? -1 : 0));
+    const byRef = (ref: string) => this.registry.find(ref);
+    let out = all.filter((c) => matchContainer(c, filters, byRef));
+    if (!req.all && !(req.limit && req.limit > 0) && !filters.status && !filters.exited) {
+      out = out.filter((c) => c.status === 'running' || c.status === 'paused' || c.status === 'restarting');
+    }
+    if (req.limit && req.limit > 0) out = out.slice(0, req.limit);
+    return out.map(toContainerView);
+  }
+
+  // ---- create ------------------------------------------------------------------------------------
+
+  async create(req: CreateContainerRequest, actor: Actor | null = null): Promise<CreateContainerReply> {
+    const id = randomBytes(32).toString('hex');
+    let name = (req.name ?? '').replace(/^\//, '');
+    if (!name) {
+      do name = generateName();
+      while (this.registry.nameTaken(name));
+    }
+    const normalized = normalizeCreate(req.config ?? {}, req.hostConfig ?? {}, req.image, req.volumeMountpoints ?? {});
+    const release = this.registry.reserve(name, id);
+    try {
+      await this.runtime.prepare(id, req.image.layerDirs);
+      try {
+        await this.registry.record(
+          id,
+          {
+            type: 'Create',
+            data: {
+              id,
+              name,
+              created: new Date().toISOString(),
+              image: req.config.Image ?? req.image.id,
+              imageId: req.image.id,
+              path: normalized.path,
+              args: normalized.args,
+              config: normalized.config,
+              hostConfig: normalized.hostConfig,
+              mounts: normalized.mounts,
+              logPath: this.paths(id).log,
+              layerDirs: req.image.layerDirs,
+            },
+          },
+          actor,
+        );
+      } catch (e) {
+        await this.runtime.remove(id).catch(() => undefined);
+        throw e;
+      }
+    } finally {
+      release();
+    }
+    // The shim exists from create on, so a client can attach before start (docker run does).
+    // A failure here is reported by start, which tries again.
+    const state = this.registry.get(id)!;
+    await this.ensureShim(state).catch((e: Error) => this.logger.warn(`create runtime for ${id.slice(0, 12)}: ${e.message}`));
+    return { id, warnings: normalized.warnings };
+  }
+
+  private async ensureShim(state: ContainerState): Promise<void> {
+    if (this.shimReady.has(state.id)) return;
+    await this.runtime.create(state.id, runtimeSpecOf(state));
+    this.shimReady.add(state.id);
+  }
+
+  // ---- start / stop / kill / restart -----------------------------------------------------------
+
+  async start(ref: string, actor: Actor | null = null, restart = false): Promise<void> {
+    const c = this.registry.resolve(ref);
+    this.registry.check(c.id, { type: 'CheckStart' });
+    if (!restart) this.cancelRestart(c.id);
+    try {
+      await this.ensureShim(c);
+      // Network hook: the network service attaches endpoints here (pid known, before execve).
+      const started = await this.runtime.start(c.id);
+      this.shimReady.delete(c.id);
+      await this.registry.record(c.id, { type: 'RecordStarted', pid: started.pid, startedAt: started.startedAt, restart }, actor);
+    } catch (e) {
+      this.shimReady.delete(c.id);
+      const error = DomainError.from(e);
+      if (error.code === ErrorCode.NotModified) throw error;
+      const exitCode = /not found|no such file/i.test(error.message) ? 127 : /permission denied/i.test(error.message) ? 126 : 128;
+      await this.registry
+        .record(c.id, { type: 'RecordStartFailed', error: error.message, exitCode, at: new Date().toISOString() }, actor)
+        .catch(() => undefined);
+      // Docker answers a failed exec with 400 (the CLI maps the wording to exit codes 126/127).
+      if (exitCode === 127 || exitCode === 126) throw invalid(`failed to create task for container: ${error.message}: unknown`);
+      throw error;
+    }
+  }
+
+  async stop(req: StopContainerRequest, actor: Actor | null = null): Promise<void> {
+    const c = this.registry.resolve(req.id);
+    this.cancelRestart(c.id);
+    if (c.status === 'restarting') {
+      await this.registry.record(c.id, { type: 'RecordStopped' }, actor);
+      return;
+    }
+    if (c.status !== 'running' && c.status !== 'paused') throw new DomainError(ErrorCode.NotModified, 'container already stopped');
+    const signal = req.signal || c.config.StopSignal || 'SIGTERM';
+    const timeout = req.t ?? (typeof c.config.StopTimeout === 'number' ? c.config.StopTimeout : 10);
+    this.stopping.add(c.id);
+    try {
+      await this.registry.record(c.id, { type: 'RecordKill', signal: normalizeSignal(signal), requireRunning: false }, actor);
+      if (c.status === 'paused') await this.runtime.unpause(c.id).catch(() => undefined);
+      const result = await this.runtime.stop(c.id, signal, timeout);
+      await this.onExited(c.id, { exitCode: result.exitCode, oomKilled: false, finishedAt: result.exitedAt, startedAt: c.startedAt }, true);
+      await this.registry.record(c.id, { type: 'RecordStopped' }, actor);
+    } finally {
+      this.stopping.delete(c.id);
+    }
+  }
+
+  async kill(req: KillContainerRequest, actor: Actor | null = null): Promise<void> {
+    const c = this.registry.resolve(req.id);
+    const signal = normalizeSignal(req.signal ?? 'SIGKILL');
+    this.registry.check(c.id, { type: 'RecordKill', signal, requireRunning: true });
+    if (c.status === 'restarting') {
+      this.cancelRestart(c.id);
+      await this.registry.record(c.id, { type: 'RecordStopped' }, actor);
+      return;
+    }
+    await this.registry.record(c.id, { type: 'RecordKill', signal, requireRunning: true }, actor);
+    if (signal === 'SIGKILL' || signal === '9') this.stopping.add(c.id);
+    try {
+      await this.runtime.signal(c.id, signal);
+    } catch (e) {
+      this.stopping.delete(c.id);
+      throw e;
+    }
+  }
+
+  async restart(req: StopContainerRequest, actor: Actor | null = null): Promise<void> {
+    const c = this.registry.resolve(req.id);
+    if (c.status === 'running' || c.status === 'paused') await this.stop(req, actor);
+    await this.start(c.id, actor);
+    await this.registry.record(c.id, { type: 'RecordRestarted' }, actor);
+  }
+
+  async pause(ref: string, actor: Actor | null = null): Promise<void> {
+    const c = this.registry.resolve(ref);
+    this.registry.check(c.id, { type: 'CheckPause' });
+    await this.runtime.pause(c.id);
+    await this.registry.record(c.id, { type: 'RecordPaused' }, actor);
+  }
+
+  async unpause(ref: string, actor: Actor | null = null): Promise<void> {
+    const c = this.registry.resolve(ref);
+    this.registry.check(c.id, { type: 'CheckUnpause' });
+    await this.runtime.unpause(c.id);
+    await this.registry.record(c.id, { type: 'RecordUnpaused' }, actor);
+  }
+
+  // ---- exits and restart policies -----------------------------------------------------------------
+
+  /** An exit reported by the executor (observation) or by a stop job; idempotent per run. */
+  async onExited(
+    id: string,
+    exit: { exitCode: number; oomKilled: boolean; finishedAt: string; startedAt: string },
+    byUser = false,
+  ): Promise<void> {
+    const c = this.registry.get(id);
+    if (!c) return;
+    const user = byUser || this.stopping.has(id);
+    const restarting = !user && this.shouldRestart(c, exit.exitCode);
+    const { events } = await this.registry.record(
+      id,
+      { type: 'RecordExited', ...exit, restarting, byUser: user },
+      SYSTEM_ACTOR,
+    );
+    if (events.length === 0) return;
+    this.shimReady.delete(id);
+    if (restarting) {
+      const after = this.registry.get(id)!;
+      const delay = Math.min(100 * 2 ** Math.max(0, after.restartCount - 1), 60_000);
+      this.scheduleRestart(id, delay);
+    } else if (c.hostConfig.AutoRemove && !user) {
+      await this.remove({ id, force: true }, SYSTEM_ACTOR).catch((e: Error) => this.logger.warn(`auto-remove ${id.slice(0, 12)}: ${e.message}`));
+    } else if (c.hostConfig.AutoRemove && user) {
+      // docker stop on a --rm container removes it too
+      setImmediate(() => void this.remove({ id, force: true }, SYSTEM_ACTOR).catch(() => undefined));
+    }
+  }
+
+  private shouldRestart(c: ContainerState, exitCode: number): boolean {
+    const policy = c.hostConfig.RestartPolicy?.Name ?? 'no';
+    if (c.status === 'removing') return false;
+    if (policy === 'always' || policy === 'unless-stopped') return true;
+    if (policy === 'on-failure') {
+      const max = c.hostConfig.RestartPolicy?.MaximumRetryCount ?? 0;
+      return exitCode !== 0 && (max === 0 || c.restartCount < max);
+    }
+    return false;
+  }
+
+  private scheduleRestart(id: string, delayMs: number): void {
+    this.cancelRestart(id);
+    const timer = setTimeout(() => {
+      this.restartTimers.delete(id);
+      const c = this.registry.get(id);
+      if (!c || c.status !== 'restarting') return;
+      this.start(id, SYSTEM_ACTOR, true).catch((e: Error) => this.logger.warn(`restart ${id.slice(0, 12)}: ${e.message}`));
+    }, delayMs);
+    timer.unref();
+    this.restartTimers.set(id, timer);
+  }
+
+  private cancelRestart(id: string): void {
+    const t = this.restartTimers.get(id);
+    if (t) clearTimeout(t);
+    this.restartTimers.delete(id);
+  }
+
+  /**
+   * At boot: containers the model believes are up are checked against the node; those gone are
+   * recorded as exited (and restarted per policy), and `always`/`unless-stopped` containers that are
+   * not running are started again (Docker's daemon-start behaviour).
+   */
+  async reconcile(): Promise<void> {
+    for (const c of this.registry.all()) {
+      try {
+        if (c.status === 'running' || c.status === 'paused') {
+          const rt = await this.runtime.state(c.id);
+          if (rt.status === 'exited' || rt.status === 'absent' || rt.status === 'prepared' || rt.status === 'created') {
+            await this.onExited(c.id, {
+              exitCode: rt.exitCode ?? 255,
+              oomKilled: rt.oomKilled,
+              finishedAt: rt.exitedAt ?? new Date().toISOString(),
+              startedAt: c.startedAt,
+            });
+          }
+        } else if (c.status === 'restarting') {
+          this.scheduleRestart(c.id, 100);
+        } else if (c.status === 'removing') {
+          await this.remove({ id: c.id, force: true }, SYSTEM_ACTOR);
+        } else if (c.status === 'exited') {
+          const policy = c.hostConfig.RestartPolicy?.Name;
+          if (policy === 'always' || (policy === 'unless-stopped' && !c.stoppedByUser)) {
+            if (!c.stoppedByUser || policy === 'always') await this.start(c.id, SYSTEM_ACTOR, true);
+          }
+        }
+      } catch (e) {
+        this.logger.warn(`reconcile ${c.id.slice(0, 12)}: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  // ---- wait --------------------------------------------------------------------------------------
+
+  async wait(req: WaitContainerRequest): Promise<WaitContainerReply> {
+    const c = this.registry.resolve(req.id);
+    const id = c.id;
+    const startExits = req.afterExitCount ?? c.exitCount;
+    const met = (s: ContainerState | null, last: ContainerState): WaitContainerReply | null => {
+      const code = { statusCode: (s ?? last).exitCode, error: (s ?? last).error || null };
+      switch (req.condition) {
+        case 'removed':
+          return s === null ? code : null;
+        case 'next-exit':
+          return s === null || s.exitCount > startExits ? code : null;
+        default:
+          return s === null || (s.status !== 'running' && s.status !== 'paused' && s.status !== 'restarting') ? code : null;
+      }
+    };
+    const now = met(c, c);
+    if (now && req.condition !== 'removed') return now;
+    return new Promise<WaitContainerReply>((resolve) => {
+      let last = c;
+      const done = (reply: WaitContainerReply) => {
+        clearTimeout(timer);
+        off();
+        resolve(reply);
+      };
+      const off = this.registry.onChange((state, _events, before) => {
+        const mine = state ? state.id === id : before?.id === id;
+        if (!mine) return;
+        const r = met(state, state ?? before ?? last);
+        if (state) last = state;
+        if (r) done(r);
+      });
+      const timer = setTimeout(() => done({ statusCode: -1, error: null, pending: true }), WAIT_POLL_MS);
+    });
+  }
+
+  // ---- remove / rename / update / prune ----------------------------------------------------------
+
+  async remove(req: RemoveContainerRequest, actor: Actor | null = null): Promise<void> {
+    const c = this.registry.resolve(req.id);
+    this.cancelRestart(c.id);
+    await this.registry.record(c.id, { type: 'BeginRemoval', force: !!req.force }, actor);
+    if (c.status === 'running' || c.status === 'paused' || c.status === 'restarting') {
+      this.stopping.add(c.id);
+      try {
+        if (c.status !== 'restarting') {
+          const result = await this.runtime.stop(c.id, 'SIGKILL', 0);
+          await this.registry.record(
+            c.id,
+            { type: 'RecordExited', exitCode: result.exitCode, oomKilled: false, finishedAt: result.exitedAt, startedAt: '', restarting: false, byUser: true },
+            actor,
+          ).catch(() => undefined);
+        }
+      } finally {
+        this.stopping.delete(c.id);
+      }
+    }
+    await this.runtime.remove(c.id);
+    this.shimReady.delete(c.id);
+    await this.registry.record(c.id, { type: 'RecordRemoved' }, actor);
+  }
+
+  async rename(ref: string, name: string, actor: Actor | null = null): Promise<void> {
+    const c = this.registry.resolve(ref);
+    const clean = name.replace(/^\//, '');
+    if (!clean) throw invalid('Neither old nor new names may be empty');
+    const release = this.registry.reserve(clean, c.id);
+    try {
+      await this.registry.record(c.id, { type: 'Rename', name: clean }, actor);
+    } finally {
+      release();
+    }
+  }
+
+  async update(req: UpdateContainerRequest, actor: Actor | null = null): Promise<{ warnings: string[] }> {
+    const c = this.registry.resolve(req.id);
+    const r = req.resources;
+    for (const [k, v] of Object.entries(r)) if (typeof v === 'number' && v < -1) throw invalid(`invalid ${k}: ${v}`);
+    if (req.restartPolicy && req.restartPolicy.Name && req.restartPolicy.Name !== 'no' && c.hostConfig.AutoRemove) {
+      throw invalid(`Cannot update container ${c.id}: can't update restart policy of a container with AutoRemove enabled`);
+    }
+    const patch: Record<string, unknown> = {};
+    const names: Record<string, string> = {
+      memory: 'Memory', memorySwap: 'MemorySwap', memoryReservation: 'MemoryReservation', nanoCpus: 'NanoCpus', cpuShares: 'CpuShares',
+      cpuQuota: 'CpuQuota', cpuPeriod: 'CpuPeriod', cpusetCpus: 'CpusetCpus', cpusetMems: 'CpusetMems', pidsLimit: 'PidsLimit', blkioWeight: 'BlkioWeight',
+    };
+    for (const [k, v] of Object.entries(r)) if (names[k] && v !== undefined) patch[names[k]] = v;
+    if (req.restartPolicy) patch.RestartPolicy = req.restartPolicy;
+    this.registry.check(c.id, { type: 'Update', hostConfig: patch });
+    let warnings: string[] = [];
+    if ((c.status === 'running' || c.status === 'paused') && Object.keys(r).length) {
+      warnings = (await this.runtime.update(c.id, resourcesOf({ ...c.hostConfig, ...patch }))).warnings;
+    }
+    await this.registry.record(c.id, { type: 'Update', hostConfig: patch }, actor);
+    return { warnings };
+  }
+
+  async prune(req: PruneContainersRequest, actor: Actor | null = null): Promise<PruneContainersReply> {
+    const filters = req.filters ?? {};
+    const until = filters.until?.[0];
+    const untilMs = until ? (/^\d+(\.\d+)?$/.test(until) ? Number(until) * 1000 : Date.parse(until)) : undefined;
+    const labelFilters = { label: filters.label ?? [] };
+    const candidates = this.registry
+      .all()
+      .filter((c) => c.status === 'exited' || c.status === 'created' || c.status === 'dead')
+      .filter((c) => untilMs === undefined || Date.parse(c.created) < untilMs)
+      .filter((c) => matchContainer(c, labelFilters, () => undefined));
+    const deleted: string[] = [];
+    for (const c of candidates) {
+      try {
+        await this.remove({ id: c.id }, actor);
+        deleted.push(c.id);
+      } catch (e) {
+        this.logger.warn(`prune ${c.id.slice(0, 12)}: ${(e as Error).message}`);
+      }
+    }
+    return { containersDeleted: deleted, spaceReclaimed: 0 };
+  }
+
+  // ---- attach, resize, top, stats ----------------------------------------------------------------
+
+  async attach(ref: string, actor: Actor | null = null): Promise<AttachReply> {
+    const c = this.registry.resolve(ref);
+    if (c.status === 'removing' || c.status === 'dead') throw conflict(`container ${c.id} is marked for removal`);
+    if (c.status === 'paused') throw conflict(`You cannot attach to a paused container, unpause it first`);
+    if (c.status === 'exited' || c.status === 'created') await this.ensureShim(c);
+    await this.registry.record(c.id, { type: 'RecordAttached' }, actor);
+    return {
+      id: c.id,
+      tty: !!c.config.Tty,
+      openStdin: !!c.config.OpenStdin,
+      stdinOnce: !!c.config.StdinOnce,
+      attachSocket: this.paths(c.id).attachSocket,
+      status: c.status,
+    };
+  }
+
+  async resize(ref: string, h: number, w: number): Promise<void> {
+    const c = this.registry.resolve(ref);
+    if (c.status !== 'running' && c.status !== 'created' && !this.shimReady.has(c.id)) {
+      throw conflict(`Container ${c.id} is not running`);
+    }
+    await this.runtime.resize(c.id, h, w).catch((e: DomainError) => {
+      if (e.code !== ErrorCode.Conflict) throw e;
+    });
+  }
+
+  async closeStdin(ref: string): Promise<void> {
+    const c = this.registry.resolve(ref);
+    await this.runtime.closeStdin(c.id).catch(() => undefined);
+  }
+
+  async top(ref: string, psArgs?: string) {
+    const c = this.registry.resolve(ref);
+    if (c.status !== 'running' && c.status !== 'paused') throw conflict(`container ${c.id} is not running`);
+    return this.runtime.top(c.id, psArgs);
+  }
+
+  async stats(ref: string) {
+    const c = this.registry.resolve(ref);
+    if (c.status !== 'running' && c.status !== 'paused') return null;
+    return this.runtime.stats(c.id);
+  }
+
+  // ---- exec --------------------------------------------------------------------------------------
+
+  async execCreate(req: ExecCreateRequest, actor: Actor | null = null): Promise<{ id: string }> {
+    const c = this.registry.resolve(req.id);
+    if (!req.cmd?.length) throw invalid('No exec command specified');
+    const execId = randomBytes(32).toString('hex');
+    const exec: ExecView = {
+      id: execId,
+      containerId: c.id,
+      running: false,
+      exitCode: null,
+      pid: 0,
+      openStdin: !!req.attachStdin,
+      openStdout: !!req.attachStdout,
+      openStderr: !!req.attachStderr,
+      tty: !!req.tty,
+      privileged: !!req.privileged,
+      user: req.user ?? '',
+      entrypoint: req.cmd[0]!,
+      arguments: req.cmd.slice(1),
+      workingDir: req.workingDir ?? '',
+      env: req.env ?? [],
+      detachKeys: req.detachKeys ?? '',
+    };
+    await this.registry.record(c.id, { type: 'CreateExec', exec }, actor);
+    return { id: execId };
+  }
+
+  execInspect(execId: string): ExecView {
+    const { container, execId: id } = this.registry.findExec(execId);
+    return container.execs[id]!;
+  }
+
+  /** Spawns the exec's shim (waiting before execve) so the caller can attach first. */
+  async execPrepare(execId: string, tty?: boolean): Promise<ExecPrepareReply> {
+    const { container, execId: id } = this.registry.findExec(execId);
+    const exec = container.execs[id]!;
+    if (exec.running || exec.exitCode !== null) throw conflict(`Error: Exec command ${id} is already running`);
+    if (container.status !== 'running') throw conflict(`container ${container.id} is not running`);
+    const useTty = tty ?? exec.tty;
+    await this.runtime.execCreate(
+      container.id,
+      id,
+      {
+        args: [exec.entrypoint, ...exec.arguments],
+        env: mergeEnv(container.config.Env, exec.env),
+        cwd: exec.workingDir || container.config.WorkingDir || '/',
+        ...(exec.user || container.config.User ? { user: exec.user || container.config.User } : {}),
+        tty: useTty,
+        openStdin: exec.openStdin,
+        stdinOnce: exec.openStdin,
+      },
+      exec.privileged,
+    );
+    return { exec, attachSocket: this.paths(container.id).exec(id).attachSocket };
+  }
+
+  async execRun(execId: string, actor: Actor | null = null): Promise<ExecView> {
+    const { container, execId: id } = this.registry.findExec(execId);
+    try {
+      const started = await this.runtime.execStart(container.id, id);
+      await this.registry.record(container.id, { type: 'RecordExecStarted', execId: id, pid: started.pid }, actor);
+    } catch (e) {
+      const error = DomainError.from(e);
+      const code = /not found|no such file/i.test(error.message) ? 127 : /permission denied/i.test(error.message) ? 126 : 126;
+      await this.registry.record(container.id, { type: 'RecordExecStarted', execId: id, pid: 0 }, actor).catch(() => undefined);
+      await this.onExecExited(container.id, id, code);
+      throw error;
+    }
+    return this.registry.get(container.id)!.execs[id]!;
+  }
+
+  async onExecExited(containerId: string, execId: string, exitCode: number): Promise<void> {
+    if (!this.registry.get(containerId)?.execs[execId]) return;
+    await this.registry.record(containerId, { type: 'RecordExecExited', execId, exitCode }, SYSTEM_ACTOR);
+  }
+
+  async onExecStarted(containerId: string, execId: string, pid: number): Promise<void> {
+    if (!this.registry.get(containerId)?.execs[execId]) return;
+    await this.registry.record(containerId, { type: 'RecordExecStarted', execId, pid }, SYSTEM_ACTOR).catch(() => undefined);
+  }
+
+  async execResize(execId: string, h: number, w: number): Promise<void> {
+    const { container, execId: id } = this.registry.findExec(execId);
+    await this.runtime.execResize(container.id, id, h, w).catch((e: DomainError) => {
+      if (e.code !== ErrorCode.Conflict) throw e;
+    });
+  }
+
+  /** Resolves once the exec's exit is recorded (or it never ran). */
+  async execWait(execId: string): Promise<ExecView> {
+    const { container, execId: id } = this.registry.findExec(execId);
+    const current = container.execs[id]!;
+    if (current.exitCode !== null) return current;
+    return new Promise<ExecView>((resolve) => {
+      const done = (v: ExecView) => {
+        clearTimeout(timer);
+        off();
+        resolve(v);
+      };
+      const off = this.registry.onChange((state, _events, before) => {
+        const s = state ?? before;
+        if (!s || s.id !== container.id) return;
+        const e = s.execs[id];
+        if (!state) done({ ...(e ?? current), running: false, exitCode: e?.exitCode ?? 137 });
+        else if (e && e.exitCode !== null) done(e);
+      });
+      const timer = setTimeout(() => done(this.registry.get(container.id)?.execs[id] ?? current), WAIT_POLL_MS);
+    });
+  }
+
+  // ---- observations ------------------------------------------------------------------------------
+
+  async onStarted(id: string, pid: number, startedAt: string): Promise<void> {
+    const c = this.registry.get(id);
+    if (!c || c.status === 'running') return;
+    if (c.status !== 'created' && c.status !== 'restarting' && c.status !== 'exited') return;
+    // A start the service did not record itself (e.g. it crashed between the job and the append).
+    if (c.startedAt !== startedAt && c.finishedAt < startedAt) {
+      await this.registry.record(id, { type: 'RecordStarted', pid, startedAt, restart: false }, SYSTEM_ACTOR).catch(() => undefined);
+    }
+  }
+
+  missing(ref: string): never {
+    throw notFound(`No such container: ${ref}`);
+  }
+}
+
+const SIGNALS: Record<string, number> = {
+  HUP: 1, INT: 2, QUIT: 3, ILL: 4, TRAP: 5, ABRT: 6, IOT: 6, BUS: 7, FPE: 8, KILL: 9, USR1: 10, SEGV: 11, USR2: 12, PIPE: 13, ALRM: 14,
+  TERM: 15, STKFLT: 16, CHLD: 17, CONT: 18, STOP: 19, TSTP: 20, TTIN: 21, TTOU: 22, URG: 23, XCPU: 24, XFSZ: 25, VTALRM: 26, PROF: 27,
+  WINCH: 28, IO: 29, POLL: 29, PWR: 30, SYS: 31,
+};
+
+/** `TERM`, `SIGTERM`, `15`, `SIGRTMIN+3` -> `SIGTERM`/number text; unknown ones are 400s with Docker's words. */
+export function normalizeSignal(sig: string | number): string {
+  const s = String(sig).trim();
+  if (/^\d+$/.test(s)) {
+    const n = Number(s);
+    if (n < 1 || n > 64) throw invalid(`Invalid signal: ${s}`);
+    const name = Object.entries(SIGNALS).find(([, v]) => v === n)?.[0];
+    return name ? `SIG${name}` : s;
+  }
+  const upper = s.toUpperCase().replace(/^SIG/, '');
+  if (SIGNALS[upper] !== undefined) return `SIG${upper}`;
+  if (/^RTMIN(\+\d+)?$|^RTMAX(-\d+)?$/.test(upper)) return `SIG${upper}`;
+  throw invalid(`Invalid signal: ${s}`);
+}

@@ -1,0 +1,54 @@
+import type { ContainerEvent, EventEnvelope } from '@berth/contracts';
+import type { Projection } from '@berth/event-store';
+import type { EntityManager } from 'typeorm';
+import { type ContainerState, evolve } from '../container.decider';
+
+export const CONTAINER_VIEW_TABLE = 'containers.container_view';
+
+export const CONTAINER_EVENT_TYPES: ContainerEvent['type'][] = [
+  'ContainerCreated', 'ContainerStarted', 'ContainerStartFailed', 'ContainerKilled', 'ContainerExited', 'ContainerStopped',
+  'ContainerRestarted', 'ContainerRestarting', 'ContainerPaused', 'ContainerUnpaused', 'ContainerOomKilled', 'ContainerRenamed',
+  'ContainerUpdated', 'ContainerAttached', 'ContainerRemovalStarted', 'ContainerRemoved', 'ContainerHealthChanged',
+  'ExecCreated', 'ExecStarted', 'ExecExited',
+];
+
+/**
+ * The folded state of every container (jsonb), its stream version, and the columns that must be
+ * unique or counted (name, status). Updated in the append's transaction, so the unique name index is
+ * what settles two creates racing for one name. The service loads it once at boot into memory and
+ * answers reads from there.
+ */
+export const containerViewProjection: Projection = {
+  name: 'container_view',
+  tables: [CONTAINER_VIEW_TABLE],
+  handles: CONTAINER_EVENT_TYPES,
+  async apply(manager: EntityManager, envelope: EventEnvelope): Promise<void> {
+    const event = { type: envelope.type, data: envelope.data, schemaVersion: envelope.schemaVersion } as ContainerEvent;
+    const id = envelope.streamId.slice('container:'.length);
+    if (event.type === 'ContainerCreated') {
+      const state = evolve(null, event)!;
+      await manager.query(
+        `INSERT INTO ${CONTAINER_VIEW_TABLE} (id, name, image, status, created_at, state, version)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, image = EXCLUDED.image, status = EXCLUDED.status,
+           created_at = EXCLUDED.created_at, state = EXCLUDED.state, version = EXCLUDED.version`,
+        [id, state.name, state.image, state.status, state.created, JSON.stringify(state), envelope.version],
+      );
+      return;
+    }
+    if (event.type === 'ContainerRemoved') {
+      await manager.query(`DELETE FROM ${CONTAINER_VIEW_TABLE} WHERE id = $1`, [id]);
+      return;
+    }
+    const rows: { state: ContainerState }[] = await manager.query(`SELECT state FROM ${CONTAINER_VIEW_TABLE} WHERE id = $1 FOR UPDATE`, [id]);
+    if (!rows[0]) return;
+    const next = evolve(rows[0].state, event)!;
+    await manager.query(`UPDATE ${CONTAINER_VIEW_TABLE} SET name = $2, status = $3, state = $4, version = $5 WHERE id = $1`, [
+      id,
+      next.name,
+      next.status,
+      JSON.stringify(next),
+      envelope.version,
+    ]);
+  },
+};
