@@ -1,19 +1,48 @@
 import type { BerthConfig } from '@berth/config';
-import { DomainError, ErrorCode, ExecutorJob } from '@berth/contracts';
-import { createExecutorWorker } from '@berth/messaging';
-import { VolumeDirs } from './volume-dirs';
+import { ExecutorJob } from '@berth/contracts';
+import { createExecutorWorker, publishObservation, redisOptionsFromUrl } from '@berth/messaging';
+import { Logger } from '@nestjs/common';
+import Redis from 'ioredis';
+import { ContainerRuntime, type Publish } from './containers/container-runtime';
 import { networkJobHandlers } from './network';
+import { VolumeDirs } from './volume-dirs';
 
 export interface ExecutorHost {
+  readonly containers: ContainerRuntime;
   close(): Promise<void>;
 }
 
+/** How often the reconcile loop runs after the one at start. */
+const RECONCILE_INTERVAL_MS = 60_000;
+
 /**
- * The node agent's job loop: consumes `executor-<nodeId>` and does the privileged work. Container jobs
- * (spawn through the addon and the shim, signals, exec, stats) are added here as the executor grows.
+ * The node agent's job loop: consumes `executor-<nodeId>` and does the privileged work. At start it
+ * reconciles (re-attaches to every shim, reports exits missed while it was down, clears orphans)
+ * before taking jobs, then again every minute.
  */
 export async function startExecutorHost(config: BerthConfig): Promise<ExecutorHost> {
+  const logger = new Logger(`Executor(${config.nodeId})`);
   const volumes = new VolumeDirs(config['data-root']);
+  const redis = new Redis({ ...redisOptionsFromUrl(config.redisUrl), maxRetriesPerRequest: null });
+  redis.on('error', (e) => logger.warn(`redis: ${e.message}`));
+  const publish: Publish = async (kind, subject, observationId, data) => {
+    await publishObservation(redis, config.namespace, {
+      observationId,
+      nodeId: config.nodeId,
+      kind,
+      subject,
+      data: data as unknown as Record<string, unknown>,
+      observedAt: new Date().toISOString(),
+    });
+  };
+  const containers = new ContainerRuntime(config['data-root'], publish, logger);
+  const reconcile = () =>
+    containers.reconcile().catch((e: unknown) => logger.error(`reconcile: ${(e as Error)?.stack ?? String(e)}`));
+  await reconcile();
+  const timer = setInterval(() => void reconcile(), RECONCILE_INTERVAL_MS);
+  timer.unref();
+
+  const c = containers;
   const worker = createExecutorWorker({
     redisUrl: config.redisUrl,
     namespace: config.namespace,
@@ -23,39 +52,34 @@ export async function startExecutorHost(config: BerthConfig): Promise<ExecutorHo
       [ExecutorJob.Ping]: async () => ({ nodeId: config.nodeId, pid: process.pid }),
       [ExecutorJob.CreateVolumeDir]: ({ name }) => volumes.create(name),
       [ExecutorJob.RemoveVolumeDir]: ({ name }) => volumes.remove(name),
-      ...containerStubs(),
+      [ExecutorJob.ContainerPrepare]: (p) => c.prepare(p),
+      [ExecutorJob.ContainerCreate]: (p) => c.create(p),
+      [ExecutorJob.ContainerStart]: (p) => c.start(p),
+      [ExecutorJob.ContainerSignal]: (p) => c.signal(p),
+      [ExecutorJob.ContainerStop]: (p) => c.stop(p),
+      [ExecutorJob.ContainerPause]: (p) => c.pause(p),
+      [ExecutorJob.ContainerUnpause]: (p) => c.unpause(p),
+      [ExecutorJob.ContainerUpdate]: (p) => c.update(p),
+      [ExecutorJob.ContainerResize]: (p) => c.resize(p),
+      [ExecutorJob.ContainerCloseStdin]: (p) => c.closeStdin(p),
+      [ExecutorJob.ContainerStats]: (p) => c.stats(p),
+      [ExecutorJob.ContainerTop]: (p) => c.top(p),
+      [ExecutorJob.ContainerState]: (p) => c.state(p),
+      [ExecutorJob.ContainerRemove]: (p) => c.remove(p),
+      [ExecutorJob.ExecCreate]: (p) => c.execCreate(p),
+      [ExecutorJob.ExecStart]: (p) => c.execStart(p),
+      [ExecutorJob.ExecResize]: (p) => c.execResize(p),
+      [ExecutorJob.ExecState]: (p) => c.execState(p),
       ...networkJobHandlers(config),
     },
   });
   return {
+    containers,
     async close() {
+      clearInterval(timer);
       await worker.close();
+      await containers.close();
+      redis.disconnect();
     },
-  };
-}
-
-function containerStubs() {
-  const todo = async (): Promise<never> => {
-    throw new DomainError(ErrorCode.NotImplemented, 'container jobs are not implemented yet');
-  };
-  return {
-    [ExecutorJob.ContainerPrepare]: todo,
-    [ExecutorJob.ContainerCreate]: todo,
-    [ExecutorJob.ContainerStart]: todo,
-    [ExecutorJob.ContainerSignal]: todo,
-    [ExecutorJob.ContainerStop]: todo,
-    [ExecutorJob.ContainerPause]: todo,
-    [ExecutorJob.ContainerUnpause]: todo,
-    [ExecutorJob.ContainerUpdate]: todo,
-    [ExecutorJob.ContainerResize]: todo,
-    [ExecutorJob.ContainerCloseStdin]: todo,
-    [ExecutorJob.ContainerStats]: todo,
-    [ExecutorJob.ContainerTop]: todo,
-    [ExecutorJob.ContainerState]: todo,
-    [ExecutorJob.ContainerRemove]: todo,
-    [ExecutorJob.ExecCreate]: todo,
-    [ExecutorJob.ExecStart]: todo,
-    [ExecutorJob.ExecResize]: todo,
-    [ExecutorJob.ExecState]: todo,
   };
 }

@@ -1,0 +1,945 @@
+/**
+ * Container and exec jobs: bundle → berth-shim → berth-init, and the observations that follow.
+ *
+ *   prepare ─▶ <data-root>/containers/<id>/{upper,work,rootfs,layers.json}
+ *   create  ─▶ hostname/hosts/resolv.conf/config.json, spawn berth-shim (ready line), run.json
+ *   start   ─▶ control.sock `start`; `container.started`; watch(): `subscribe` pushes the exit
+ *   exit    ─▶ `container.oom`? + `container.exited`, `reported` marker, shim shutdown, cgroup removed
+ *
+ * Everything the host knows about a run is on disk in the shim's state dir (run.json, shim.json,
+ * exit.json, reported), so a restarted executor rebuilds it: `reconcile()` re-subscribes to every
+ * live shim and reports exits that happened while it was down, under the same observation ids.
+ */
+import {
+  ContainerObservation,
+  containerPaths,
+  DomainError,
+  ErrorCode,
+  invalid,
+  notFound,
+  conflict,
+  type ContainerCreatePayload,
+  type ContainerObservationData,
+  type ContainerPaths,
+  type ContainerPreparePayload,
+  type ContainerResources,
+  type ContainerRuntimeState,
+  type ContainerStatsResult,
+  type ContainerStopPayload,
+  type ExecCreatePayload,
+  type ExecRuntimeState,
+  type ExecutorObservation,
+} from '@berth/contracts';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { cgroup, InitError } from '../../native';
+import { ShimClient, ShimError, spawnShim, type ShimExit } from '../../shim-client';
+import { capabilitySet, configJson, hostsFile, ociResources, resolvConf, securityOptions, signalNumber } from './bundle';
+import { listCgroupPids } from './cgroups';
+import { SeccompCache } from './seccomp-cache';
+
+const execFileAsync = promisify(execFile);
+
+/** What the host writes beside the shim's own files. */
+interface RunInfo {
+  kind: 'container' | 'exec';
+  containerId: string;
+  execId?: string;
+  pid: number;
+  shimPid: number;
+  startedAt?: string;
+}
+
+export type Publish = <K extends ContainerObservation>(
+  kind: K,
+  subject: string,
+  observationId: string,
+  data: ContainerObservationData[K],
+) => Promise<void>;
+
+export interface Logger {
+  log(msg: string): void;
+  warn(msg: string): void;
+  error(msg: string): void;
+}
+
+const readJson = <T>(path: string): T | null => {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as T;
+  } catch {
+    return null;
+  }
+};
+
+export function alive(pid: number): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // a zombie is not alive
+  try {
+    return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+export async function waitGone(pid: number, timeoutMs: number): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (alive(pid)) {
+    if (Date.now() > end) return false;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return true;
+}
+
+/** Shim and init failures as DomainErrors with Docker's wording and codes. */
+function domainError(e: unknown, id: string): DomainError {
+  if (e instanceof DomainError) return e;
+  if (e instanceof ShimError) {
+    if (e.code === 'not_running' || e.code === 'exited') return conflict(`Container ${id} is not running`);
+    if (e.code === 'already_started') return conflict(`Container ${id} is already started`);
+    if (e.code === 'no_tty') return invalid(`Container ${id} has no TTY`);
+    if (e.code === 'start_failed' && e.detail?.stage === 'exec')
+      return invalid(`failed to create task for container: ${e.message}`);
+    return new DomainError(ErrorCode.Internal, `${e.detail?.stage ? `${e.detail.stage}: ` : ''}${e.message}`);
+  }
+  if (e instanceof InitError) return new DomainError(ErrorCode.Internal, `${e.stage}: ${e.message}`);
+  if ((e as NodeJS.ErrnoException)?.code === 'ENOENT' || (e as NodeJS.ErrnoException)?.code === 'ECONNREFUSED')
+    return conflict(`Container ${id} is not running`);
+  return DomainError.from(e);
+}
+
+export class ContainerRuntime {
+  readonly seccomp: SeccompCache;
+  private readonly locks = new Map<string, Promise<unknown>>();
+  /** stateDir → the watch in progress */
+  private readonly watching = new Map<string, Promise<void>>();
+  private readonly reporting = new Map<string, Promise<void>>();
+  private closed = false;
+
+  constructor(
+    readonly dataRoot: string,
+    private readonly publish: Publish,
+    private readonly logger: Logger,
+  ) {
+    this.seccomp = new SeccompCache(dataRoot);
+    mkdirSync(join(dataRoot, 'containers'), { recursive: true });
+    mkdirSync(join(dataRoot, 's'), { recursive: true, mode: 0o711 });
+  }
+
+  paths(id: string): ContainerPaths {
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(id)) throw invalid(`invalid container id: ${JSON.stringify(id)}`);
+    return containerPaths(this.dataRoot, id);
+  }
+
+  /** Serialises create/remove/post-exit cleanup of one container (a restart must not lose its new cgroup). */
+  private lock<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(id) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const tail = next.catch(() => undefined);
+    this.locks.set(id, tail);
+    void tail.then(() => {
+      if (this.locks.get(id) === tail) this.locks.delete(id);
+    });
+    return next;
+  }
+
+  // ── prepare / create / start ────────────────────────────────────────────────────────────────
+
+  async prepare({ id, layerDirs }: ContainerPreparePayload) {
+    const p = this.paths(id);
+    if (!Array.isArray(layerDirs) || !layerDirs.length) throw invalid('container.prepare: layerDirs is empty');
+    for (const d of layerDirs) {
+      if (!d.startsWith('/') || d.includes(':') || d.includes(',')) throw invalid(`invalid layer dir ${d}`);
+      if (!existsSync(d)) throw notFound(`layer dir ${d} does not exist`);
+    }
+    for (const d of [p.dir, p.upper, p.work, p.rootfs]) mkdirSync(d, { recursive: true, mode: 0o710 });
+    writeFileSync(join(p.dir, 'layers.json'), JSON.stringify(layerDirs));
+    return { dir: p.dir, rootfs: p.rootfs };
+  }
+
+  create({ id, spec }: ContainerCreatePayload) {
+    return this.lock(id, async () => {
+      const p = this.paths(id);
+      const lowerdirs = readJson<string[]>(join(p.dir, 'layers.json'));
+      if (!lowerdirs) throw notFound(`No such container: ${id} (not prepared on this node)`);
+      await this.retireRun(id, p);
+
+      const caps = capabilitySet(spec);
+      const sec = securityOptions(spec);
+      const seccompPath =
+        sec.seccomp === 'unconfined' ? null : await this.seccomp.get(caps, sec.seccomp === 'default' ? undefined : sec.seccomp.profile);
+      const config = configJson({ id, spec, paths: p, lowerdirs, seccompPath, caps, noNewPrivileges: sec.noNewPrivileges });
+      writeFileSync(p.hostname, `${spec.hostname}\n`);
+      writeFileSync(p.hosts, hostsFile(spec));
+      writeFileSync(p.resolvConf, resolvConf(spec));
+      writeFileSync(p.configJson, JSON.stringify(config));
+      // A stale group from a crashed run would carry its old limits and processes.
+      await cgroup.remove(p.cgroup).catch(() => undefined);
+      mkdirSync(p.stateDir, { recursive: true, mode: 0o700 });
+      try {
+        const ready = await spawnShim({
+          id,
+          stateDir: p.stateDir,
+          bundle: p.dir,
+          logPath: p.log,
+          logMaxSize: spec.log?.maxSize,
+          logMaxFile: spec.log?.maxFile,
+          tty: spec.process.tty,
+          openStdin: spec.process.openStdin,
+          stdinOnce: spec.process.stdinOnce,
+          cgroup: p.cgroup,
+        });
+        const run: RunInfo = { kind: 'container', containerId: id, pid: ready.pid, shimPid: ready.shimPid };
+        writeFileSync(join(p.stateDir, 'run.json'), JSON.stringify(run));
+        return ready;
+      } catch (e) {
+        await cgroup.remove(p.cgroup).catch(() => undefined);
+        rmSync(p.stateDir, { recursive: true, force: true });
+        throw domainError(e, id);
+      }
+    });
+  }
+
+  async start({ id }: { id: string }) {
+    const p = this.paths(id);
+    const run = readJson<RunInfo>(join(p.stateDir, 'run.json'));
+    if (!run) throw conflict(`Container ${id} is not created: run container.create first`);
+    const client = new ShimClient(p.stateDir);
+    let started: { pid: number; startedAt: string };
+    try {
+      started = await client.start();
+    } catch (e) {
+      // execve failed: the container exits 126/127 and the exit is reported like any other
+      if (e instanceof ShimError && e.code === 'start_failed') {
+        run.startedAt = new Date().toISOString();
+        writeFileSync(join(p.stateDir, 'run.json'), JSON.stringify(run));
+        this.watch(id);
+      }
+      throw domainError(e, id);
+    }
+    run.startedAt = started.startedAt;
+    writeFileSync(join(p.stateDir, 'run.json'), JSON.stringify(run));
+    await this.publish(ContainerObservation.Started, id, `${id}:started:${started.startedAt}`, started).catch((e) =>
+      this.logger.warn(`publish started ${id}: ${(e as Error).message}`),
+    );
+    this.watch(id);
+    return started;
+  }
+
+  /** Ends what is left of a previous run before a new create: its shim, exec shims and cgroup. */
+  private async retireRun(id: string, p: ContainerPaths) {
+    if (!existsSync(p.stateDir)) return;
+    const client = new ShimClient(p.stateDir);
+    const st = await client.state().catch(() => null);
+    if (st && (st.status === 'running' || st.status === 'creating')) throw conflict(`Container ${id} is already running`);
+    const run = readJson<RunInfo>(join(p.stateDir, 'run.json'));
+    if (run?.startedAt) await this.reportExit(id); // the previous exit is reported before a new run starts
+    await this.shutdownExecs(p);
+    if (st) await this.shutdownShim(client, run?.shimPid ?? st.shimPid);
+    await cgroup.remove(p.cgroup).catch(() => undefined);
+    rmSync(p.stateDir, { recursive: true, force: true });
+  }
+
+  // ── exit watching ───────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Subscribes to the shim's exit (pushed over control.sock; at once if it already happened) and
+   * reports it once. If the shim is gone, exit.json tells; if that is missing too, the shim was lost.
+   * Takes no lock: create/remove (which hold it) await the same promise.
+   */
+  private reportExit(id: string): Promise<void> {
+    const p = this.paths(id);
+    const key = p.stateDir;
+    let r = this.reporting.get(key);
+    if (r) return r;
+    r = (async () => {
+      const run = readJson<RunInfo>(join(p.stateDir, 'run.json'));
+      if (!run?.startedAt || existsSync(join(p.stateDir, 'reported'))) return;
+      const client = new ShimClient(p.stateDir);
+      let exit: ShimExit | null = null;
+      try {
+        exit = await client.subscribeExit();
+      } catch {
+        exit = client.readExitFile();
+      }
+      if (this.closed || !existsSync(p.stateDir)) return;
+      const startedAt = run.startedAt;
+      if (exit) {
+        if (exit.oomKilled) await this.publish(ContainerObservation.Oom, id, `${id}:oom:${startedAt}:1`, { startedAt });
+        await this.publish(ContainerObservation.Exited, id, `${id}:exited:${startedAt}`, {
+          pid: exit.pid, exitCode: exit.exitCode, signal: exit.signal, exitedAt: exit.exitedAt, oomKilled: exit.oomKilled, startedAt,
+        });
+      } else {
+        await this.publish(ContainerObservation.ShimLost, id, `${id}:shim-lost:${startedAt}`, { pid: run.pid, startedAt });
+      }
+      writeFileSync(join(p.stateDir, 'reported'), startedAt);
+    })().finally(() => this.reporting.delete(key));
+    this.reporting.set(key, r);
+    return r;
+  }
+
+  /** reportExit, then free the shim (exit.json stays) and the cgroup, unless a new run took over. */
+  watch(id: string): Promise<void> {
+    const p = this.paths(id);
+    const key = p.stateDir;
+    let w = this.watching.get(key);
+    if (w) return w;
+    w = (async () => {
+      const run = readJson<RunInfo>(join(p.stateDir, 'run.json'));
+      if (!run?.startedAt) return;
+      await this.reportExit(id);
+      if (this.closed) return;
+      await this.lock(id, async () => {
+        const now = readJson<RunInfo>(join(p.stateDir, 'run.json'));
+        if (now?.startedAt !== run.startedAt || !existsSync(join(p.stateDir, 'reported'))) return;
+        await this.shutdownExecs(p);
+        await this.shutdownShim(new ShimClient(p.stateDir), run.shimPid);
+        await cgroup.remove(p.cgroup).catch(() => undefined);
+      });
+    })()
+      .catch((e) => this.logger.warn(`watch ${id}: ${(e as Error).message} (reconcile retries)`))
+      .finally(() => this.watching.delete(key));
+    this.watching.set(key, w);
+    return w;
+  }
+
+  private watchExec(containerId: string, execDir: string): Promise<void> {
+    let w = this.watching.get(execDir);
+    if (w) return w;
+    w = (async () => {
+      const run = readJson<RunInfo>(join(execDir, 'run.json'));
+      if (!run?.startedAt || !run.execId) return;
+      if (existsSync(join(execDir, 'reported'))) return;
+      const client = new ShimClient(execDir);
+      let exit: ShimExit | null = null;
+      try {
+        exit = await client.subscribeExit();
+      } catch {
+        exit = client.readExitFile();
+      }
+      if (this.closed || !existsSync(execDir)) return;
+      await this.publish(ContainerObservation.ExecExited, containerId, `${containerId}:exec:${run.execId}:exited`, {
+        execId: run.execId,
+        exitCode: exit?.exitCode ?? 137,
+        exitedAt: exit?.exitedAt ?? new Date().toISOString(),
+      });
+      writeFileSync(join(execDir, 'reported'), run.startedAt);
+      await this.shutdownShim(client, run.shimPid);
+    })()
+      .catch((e) => this.logger.warn(`watch exec ${execDir}: ${(e as Error).message}`))
+      .finally(() => this.watching.delete(execDir));
+    this.watching.set(execDir, w);
+    return w;
+  }
+
+  private async shutdownShim(client: ShimClient, shimPid: number) {
+    try {
+      await client.shutdown();
+    } catch {
+      /* already gone */
+    }
+    if (shimPid && !(await waitGone(shimPid, 5000))) {
+      this.logger.warn(`shim ${shimPid} (${client.stateDir}) did not exit after shutdown: killing it`);
+      try {
+        process.kill(shimPid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+      await waitGone(shimPid, 2000);
+    }
+  }
+
+  private execDirs(p: ContainerPaths): string[] {
+    try {
+      return readdirSync(p.stateDir)
+        .filter((n) => n.startsWith('e'))
+        .map((n) => join(p.stateDir, n))
+        .filter((d) => statSync(d).isDirectory());
+    } catch {
+      return [];
+    }
+  }
+
+  private async shutdownExecs(p: ContainerPaths) {
+    await Promise.all(
+      this.execDirs(p).map(async (d) => {
+        const run = readJson<RunInfo>(join(d, 'run.json'));
+        const client = new ShimClient(d);
+        if (existsSync(client.controlPath)) {
+          await client.signal(9).catch(() => undefined);
+          await this.shutdownShim(client, run?.shimPid ?? 0);
+        }
+      }),
+    );
+  }
+
+  // ── signals, stop, pause, update ─────────────────────────────────────────────────────────────
+
+  private async runningClient(id: string) {
+    const p = this.paths(id);
+    if (!existsSync(p.dir)) throw notFound(`No such container: ${id}`);
+    const client = new ShimClient(p.stateDir);
+    const st = await client.state().catch(() => null);
+    if (!st || st.status !== 'running') throw conflict(`Container ${id} is not running`);
+    return { p, client, st };
+  }
+
+  async signal({ id, signal }: { id: string; signal: string | number }) {
+    const n = signalNumber(signal);
+    const { client } = await this.runningClient(id);
+    await client.signal(n).catch((e) => {
+      throw domainError(e, id);
+    });
+    return { ok: true as const };
+  }
+
+  async stop({ id, signal, timeoutSeconds }: ContainerStopPayload) {
+    const p = this.paths(id);
+    if (!existsSync(p.dir)) throw notFound(`No such container: ${id}`);
+    const client = new ShimClient(p.stateDir);
+    const st = await client.state().catch(() => null);
+    if (!st || st.status !== 'running') {
+      const exit = client.readExitFile();
+      if (exit) return { exitCode: exit.exitCode, killed: false, exitedAt: exit.exitedAt };
+      throw conflict(`Container ${id} is not running`);
+    }
+    const exited = client.subscribeExit();
+    exited.catch(() => undefined);
+    const paused = existsSync(join(p.stateDir, 'paused'));
+    const timeout = timeoutSeconds ?? 10;
+    let killed = false;
+    if (timeout !== 0) {
+      await client.signal(signalNumber(signal)).catch(() => undefined);
+      if (paused) await this.thaw(p);
+    }
+    if (timeout >= 0) {
+      const done = await Promise.race([
+        exited.then(() => true, () => true),
+        new Promise<false>((r) => setTimeout(() => r(false), timeout * 1000).unref()),
+      ]);
+      if (!done) {
+        killed = true;
+        await cgroup.kill(p.cgroup, 9).catch(() => client.signal(9).catch(() => undefined));
+        if (paused) await this.thaw(p);
+      }
+    }
+    let exit: ShimExit | null;
+    try {
+      exit = await exited;
+    } catch {
+      exit = client.readExitFile();
+    }
+    if (!exit) throw new DomainError(ErrorCode.Internal, `Container ${id}: shim lost while stopping`);
+    return { exitCode: exit.exitCode, killed, exitedAt: exit.exitedAt };
+  }
+
+  private async thaw(p: ContainerPaths) {
+    await cgroup.thaw(p.cgroup).catch(() => undefined);
+    rmSync(join(p.stateDir, 'paused'), { force: true });
+  }
+
+  async pause({ id }: { id: string }) {
+    const { p } = await this.runningClient(id);
+    if (existsSync(join(p.stateDir, 'paused'))) throw conflict(`Container ${id} is already paused`);
+    await cgroup.freeze(p.cgroup).catch((e) => {
+      throw domainError(e, id);
+    });
+    writeFileSync(join(p.stateDir, 'paused'), new Date().toISOString());
+    return { ok: true as const };
+  }
+
+  async unpause({ id }: { id: string }) {
+    const { p } = await this.runningClient(id);
+    if (!existsSync(join(p.stateDir, 'paused'))) throw conflict(`Container ${id} is not paused`);
+    await cgroup.thaw(p.cgroup).catch((e) => {
+      throw domainError(e, id);
+    });
+    rmSync(join(p.stateDir, 'paused'), { force: true });
+    return { ok: true as const };
+  }
+
+  async update({ id, resources }: { id: string; resources: ContainerResources }) {
+    const { p } = await this.runningClient(id);
+    const file = join(p.stateDir, 'resources.json');
+    writeFileSync(file, JSON.stringify(ociResources(resources, false)));
+    try {
+      const r = await cgroup.update(p.cgroup, file);
+      return { warnings: r.warnings ?? [] };
+    } catch (e) {
+      throw domainError(e, id);
+    } finally {
+      rmSync(file, { force: true });
+    }
+  }
+
+  async resize({ id, h, w }: { id: string; h: number; w: number }) {
+    const { client } = await this.runningClient(id).catch(async (e) => {
+      // resizing a created (not yet started) container's tty is allowed
+      const p = this.paths(id);
+      const client = new ShimClient(p.stateDir);
+      const st = await client.state().catch(() => null);
+      if (st?.status === 'created') return { client };
+      throw e;
+    });
+    await client.resize(h, w).catch((e) => {
+      throw domainError(e, id);
+    });
+    return { ok: true as const };
+  }
+
+  async closeStdin({ id }: { id: string }) {
+    const { client } = await this.runningClient(id);
+    await client.closeStdin().catch((e) => {
+      throw domainError(e, id);
+    });
+    return { ok: true as const };
+  }
+
+  // ── state, stats, top ───────────────────────────────────────────────────────────────────────
+
+  async state({ id }: { id: string }): Promise<ContainerRuntimeState> {
+    const p = this.paths(id);
+    const none: ContainerRuntimeState = {
+      status: 'absent', pid: 0, shimPid: 0, startedAt: null, exitCode: null, exitedAt: null, oomKilled: false,
+    };
+    if (!existsSync(p.dir)) return none;
+    const run = readJson<RunInfo>(join(p.stateDir, 'run.json'));
+    const client = new ShimClient(p.stateDir);
+    const st = await client.state().catch(() => null);
+    if (st) {
+      const status = st.status === 'creating' || st.status === 'created' ? 'created' : st.status;
+      return {
+        status: status === 'running' && existsSync(join(p.stateDir, 'paused')) ? 'paused' : status,
+        pid: st.pid, shimPid: st.shimPid, startedAt: st.startedAt ?? run?.startedAt ?? null,
+        exitCode: st.exitCode, exitedAt: st.exitedAt, oomKilled: st.oomKilled,
+      };
+    }
+    const exit = client.readExitFile();
+    if (exit) {
+      return {
+        status: 'exited', pid: 0, shimPid: 0, startedAt: run?.startedAt ?? null,
+        exitCode: exit.exitCode, exitedAt: exit.exitedAt, oomKilled: exit.oomKilled,
+      };
+    }
+    if (run) return { ...none, status: 'exited', startedAt: run.startedAt ?? null, exitCode: run.startedAt ? 137 : null };
+    return { ...none, status: 'prepared' };
+  }
+
+  async stats({ id }: { id: string }): Promise<ContainerStatsResult> {
+    const { p, st } = await this.runningClient(id);
+    const s = await cgroup.stats(p.cgroup, st.pid).catch((e) => {
+      throw domainError(e, id);
+    });
+    const blk = (k: string) => (s.blkio[k]?.length ? s.blkio[k]! : null);
+    const net: ContainerStatsResult['networks'] = {};
+    for (const [name, v] of Object.entries(s.network ?? {})) {
+      if (name === 'lo') continue;
+      net[name] = {
+        rx_bytes: v.rx_bytes ?? 0, rx_packets: v.rx_packets ?? 0, rx_errors: v.rx_errors ?? 0, rx_dropped: v.rx_dropped ?? 0,
+        tx_bytes: v.tx_bytes ?? 0, tx_packets: v.tx_packets ?? 0, tx_errors: v.tx_errors ?? 0, tx_dropped: v.tx_dropped ?? 0,
+      };
+    }
+    return {
+      read: new Date().toISOString(),
+      pids_stats: { current: s.pids.current, ...(s.pids.limit ? { limit: s.pids.limit } : {}) },
+      cpu_stats: {
+        cpu_usage: {
+          total_usage: s.cpu.usage_total,
+          percpu_usage: s.cpu.usage_percpu,
+          usage_in_kernelmode: s.cpu.usage_system,
+          usage_in_usermode: s.cpu.usage_user,
+        },
+        system_cpu_usage: systemCpuUsage(),
+        online_cpus: cpus().length,
+        throttling_data: s.cpu.throttling,
+      },
+      memory_stats: {
+        usage: s.memory.usage,
+        max_usage: s.memory.max_usage,
+        limit: s.memory.limit,
+        failcnt: s.memory.failcnt,
+        stats: s.memory.stats,
+      },
+      blkio_stats: {
+        io_service_bytes_recursive: blk('io_service_bytes_recursive'),
+        io_serviced_recursive: blk('io_serviced_recursive'),
+        io_queue_recursive: null,
+        io_service_time_recursive: null,
+        io_wait_time_recursive: null,
+        io_merged_recursive: null,
+        io_time_recursive: null,
+        sectors_recursive: null,
+      },
+      networks: net,
+    };
+  }
+
+  /** Docker's way: `ps <psArgs>` on the host, rows filtered to the pids in the container's cgroup. */
+  async top({ id, psArgs }: { id: string; psArgs?: string }) {
+    const { p } = await this.runningClient(id);
+    const pids = new Set(listCgroupPids(p.cgroup));
+    const args = (psArgs?.trim() || '-ef').split(/\s+/);
+    let stdout: string;
+    try {
+      ({ stdout } = await execFileAsync('ps', args, { maxBuffer: 64 * 1024 * 1024 }));
+    } catch (e) {
+      throw new DomainError(ErrorCode.Internal, `ps: ${(e as { stderr?: string }).stderr?.trim() || (e as Error).message}`);
+    }
+    const lines = stdout.split('\n').filter((l) => l.trim());
+    const Titles = (lines[0] ?? '').trim().split(/\s+/);
+    const pidIndex = Titles.indexOf('PID');
+    if (pidIndex < 0) throw invalid(`Couldn't find PID field in ps output`);
+    const Processes: string[][] = [];
+    for (const line of lines.slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      if (!pids.has(Number(fields[pidIndex]))) continue;
+      Processes.push([...fields.slice(0, Titles.length - 1), fields.slice(Titles.length - 1).join(' ')]);
+    }
+    return { Titles, Processes };
+  }
+
+  // ── exec ────────────────────────────────────────────────────────────────────────────────────
+
+  async execCreate({ containerId, execId, process: proc, privileged }: ExecCreatePayload) {
+    const { p, st } = await this.runningClient(containerId);
+    if (existsSync(join(p.stateDir, 'paused'))) throw conflict(`Container ${containerId} is paused, unpause the container before exec`);
+    const x = p.exec(execId);
+    if (existsSync(x.stateDir)) throw conflict(`exec ${execId} already exists`);
+    const container = readJson<{ process: Record<string, unknown>; linux: { seccomp: string | null } }>(p.configJson);
+    if (!container) throw new DomainError(ErrorCode.Internal, `container ${containerId}: config.json missing`);
+    const caps = privileged ? capabilitySet({ privileged: true }) : (container.process.capabilities as { bounding: string[] }).bounding;
+    const user: Record<string, unknown> = proc.user ? { username: proc.user } : { uid: 0, gid: 0 };
+    if (proc.additionalGids?.length) user.additionalGids = proc.additionalGids;
+    const env = [...proc.env];
+    if (proc.tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
+    const spec = {
+      process: {
+        args: proc.args,
+        env,
+        cwd: proc.cwd || '/',
+        terminal: !!proc.tty,
+        user,
+        capabilities: { bounding: caps, effective: caps, permitted: caps, inheritable: [], ambient: [] },
+        rlimits: container.process.rlimits ?? [],
+        noNewPrivileges: !!container.process.noNewPrivileges,
+      },
+      seccomp: privileged ? null : container.linux.seccomp,
+      privileged: !!privileged,
+    };
+    mkdirSync(x.stateDir, { recursive: true, mode: 0o700 });
+    writeFileSync(x.json, JSON.stringify(spec));
+    try {
+      const ready = await spawnShim({
+        id: execId,
+        stateDir: x.stateDir,
+        logPath: '/dev/null',
+        initExec: { pid: st.pid, specPath: x.json },
+        tty: proc.tty,
+        openStdin: proc.openStdin,
+        stdinOnce: proc.stdinOnce,
+      });
+      const run: RunInfo = { kind: 'exec', containerId, execId, pid: ready.pid, shimPid: ready.shimPid };
+      writeFileSync(join(x.stateDir, 'run.json'), JSON.stringify(run));
+      return ready;
+    } catch (e) {
+      rmSync(x.stateDir, { recursive: true, force: true });
+      throw domainError(e, containerId);
+    }
+  }
+
+  async execStart({ containerId, execId }: { containerId: string; execId: string }) {
+    const x = this.paths(containerId).exec(execId);
+    const run = readJson<RunInfo>(join(x.stateDir, 'run.json'));
+    if (!run) throw notFound(`No such exec instance: ${execId}`);
+    const client = new ShimClient(x.stateDir);
+    let started: { pid: number; startedAt: string };
+    try {
+      started = await client.start();
+    } catch (e) {
+      if (e instanceof ShimError && e.code === 'start_failed') {
+        run.startedAt = new Date().toISOString();
+        writeFileSync(join(x.stateDir, 'run.json'), JSON.stringify(run));
+        void this.watchExec(containerId, x.stateDir);
+      }
+      throw domainError(e, containerId);
+    }
+    run.startedAt = started.startedAt;
+    writeFileSync(join(x.stateDir, 'run.json'), JSON.stringify(run));
+    await this.publish(ContainerObservation.ExecStarted, containerId, `${containerId}:exec:${execId}:started`, {
+      execId, pid: started.pid, startedAt: started.startedAt,
+    }).catch((e) => this.logger.warn(`publish exec started: ${(e as Error).message}`));
+    void this.watchExec(containerId, x.stateDir);
+    return started;
+  }
+
+  async execResize({ containerId, execId, h, w }: { containerId: string; execId: string; h: number; w: number }) {
+    const x = this.paths(containerId).exec(execId);
+    if (!existsSync(x.stateDir)) throw notFound(`No such exec instance: ${execId}`);
+    await new ShimClient(x.stateDir).resize(h, w).catch((e) => {
+      throw domainError(e, containerId);
+    });
+    return { ok: true as const };
+  }
+
+  async execState({ containerId, execId }: { containerId: string; execId: string }): Promise<ExecRuntimeState> {
+    const x = this.paths(containerId).exec(execId);
+    if (!existsSync(x.stateDir)) return { status: 'absent', pid: 0, exitCode: null };
+    const client = new ShimClient(x.stateDir);
+    const st = await client.state().catch(() => null);
+    if (st) {
+      const status = st.status === 'creating' || st.status === 'created' ? 'created' : st.status;
+      return { status, pid: st.pid, exitCode: st.exitCode };
+    }
+    const exit = client.readExitFile();
+    return { status: 'exited', pid: exit?.pid ?? 0, exitCode: exit?.exitCode ?? null };
+  }
+
+  // ── remove ──────────────────────────────────────────────────────────────────────────────────
+
+  remove({ id }: { id: string }) {
+    return this.lock(id, async () => {
+      const p = this.paths(id);
+      if (!existsSync(p.dir) && !existsSync(p.stateDir)) return { removed: false };
+      await this.shutdownExecs(p);
+      const client = new ShimClient(p.stateDir);
+      const run = readJson<RunInfo>(join(p.stateDir, 'run.json'));
+      const st = await client.state().catch(() => null);
+      if (st) {
+        if (st.status !== 'exited') {
+          await cgroup.kill(p.cgroup, 9).catch(() => undefined);
+          await cgroup.thaw(p.cgroup).catch(() => undefined);
+          await client.signal(9).catch(() => undefined);
+        }
+        // a started run's exit is still reported (the service sees die before destroy)
+        if (run?.startedAt) await Promise.race([this.reportExit(id).catch(() => undefined), new Promise((r) => setTimeout(r, 15000).unref())]);
+        await this.shutdownShim(client, run?.shimPid ?? st.shimPid);
+      } else if (run?.shimPid && alive(run.shimPid) && isShim(run.shimPid)) {
+        process.kill(run.shimPid, 'SIGKILL');
+      }
+      await cgroup.remove(p.cgroup).catch(() => undefined);
+      unmountUnder(p.dir);
+      rmSync(p.stateDir, { recursive: true, force: true });
+      rmSync(p.dir, { recursive: true, force: true });
+      return { removed: true };
+    });
+  }
+
+  // ── reconcile ───────────────────────────────────────────────────────────────────────────────
+
+  /** Re-attach to every shim, report missed exits, and clear what no container claims. */
+  async reconcile(): Promise<{ watched: number; orphans: string[] }> {
+    const orphans: string[] = [];
+    const stateRoot = join(this.dataRoot, 's');
+    const known = new Set<string>();
+    let watched = 0;
+    for (const name of safeReaddir(stateRoot)) {
+      const dir = join(stateRoot, name);
+      const run = readJson<RunInfo>(join(dir, 'run.json'));
+      const id = run?.containerId;
+      if (id && existsSync(containerPaths(this.dataRoot, id).dir)) {
+        known.add(id);
+        if (run.startedAt && !existsSync(join(dir, 'reported'))) {
+          watched++;
+          void this.watch(id);
+        }
+        for (const x of this.execDirs(containerPaths(this.dataRoot, id))) {
+          const xr = readJson<RunInfo>(join(x, 'run.json'));
+          if (xr?.startedAt && !existsSync(join(x, 'reported'))) void this.watchExec(id, x);
+          else if (xr?.startedAt && xr.shimPid && alive(xr.shimPid) && existsSync(join(x, 'exit.json'))) {
+            await this.shutdownShim(new ShimClient(x), xr.shimPid);
+          }
+        }
+        continue;
+      }
+      // No container dir claims this state dir. Give a create in progress a minute.
+      if (!run && Date.now() - statMs(dir) < 60_000) continue;
+      const shim = readJson<{ shimPid: number; pid: number }>(join(dir, 'shim.json'));
+      for (const pid of [shim?.shimPid, run?.shimPid]) if (pid && alive(pid) && isShim(pid)) process.kill(pid, 'SIGKILL');
+      if (id) await cgroup.remove(`berth/${id}`).catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+      orphans.push(`state-dir:${dir}`);
+      await this.publishOrphan(id ?? name, 'state-dir', dir);
+    }
+    for (const d of safeReaddir(join(this.dataRoot, 'containers'))) known.add(d);
+
+    // Shims started from this data root whose state dir is gone.
+    for (const { pid, stateDir } of listShims(stateRoot)) {
+      if (existsSync(stateDir)) continue;
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        continue;
+      }
+      orphans.push(`shim:${pid}`);
+      await this.publishOrphan(stateDir.split('/').pop()!, 'shim', stateDir);
+    }
+
+    // Cgroups under berth/ that no container of ours claims.
+    for (const name of listBerthCgroups()) {
+      if (known.has(name)) continue;
+      const path = `berth/${name}`;
+      const pids = listCgroupPids(path);
+      const ours = pids.length > 0 && pids.every((pid) => ancestorShimStateDir(pid)?.startsWith(stateRoot + '/'));
+      // Another node's executor (tests run several on one machine) may have just made this group.
+      const old = pids.length === 0 && Date.now() - cgroupMtime(name) > 30_000;
+      if (!ours && !old) continue;
+      await cgroup.remove(path).catch((e) => this.logger.warn(`reconcile: cgroup remove ${path}: ${(e as Error).message}`));
+      orphans.push(`cgroup:${path}`);
+      await this.publishOrphan(name, 'cgroup', path);
+    }
+
+    // Mounts under our dirs with no container behind them.
+    for (const m of listMountsUnder(this.dataRoot + '/')) {
+      const rel = m.slice(this.dataRoot.length + 1).split('/');
+      const id = rel[0] === 'containers' ? rel[1] : undefined;
+      if (id && existsSync(containerPaths(this.dataRoot, id).dir)) continue;
+      if (rel[0] !== 'containers' && rel[0] !== 's') continue;
+      try {
+        await execFileAsync('umount', ['-l', m]);
+        orphans.push(`mount:${m}`);
+        await this.publishOrphan(id ?? m, 'mount', m);
+      } catch (e) {
+        this.logger.warn(`reconcile: umount ${m}: ${(e as Error).message}`);
+      }
+    }
+    if (orphans.length) this.logger.log(`reconcile: removed ${orphans.join(', ')}`);
+    return { watched, orphans };
+  }
+
+  private publishOrphan(subject: string, what: 'cgroup' | 'mount' | 'shim' | 'state-dir', path: string) {
+    const observedAt = new Date().toISOString();
+    return this.publish(ContainerObservation.OrphanRemoved, subject, `${subject}:orphan:${what}:${observedAt}`, { what, path }).catch(
+      () => undefined,
+    );
+  }
+
+  /** Stops watching; shims and containers keep running (live restore). */
+  async close() {
+    this.closed = true;
+  }
+}
+
+export type { ExecutorObservation };
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+function statMs(path: string): number {
+  try {
+    return statSync(path).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+function systemCpuUsage(): number {
+  // Docker: sum of the first /proc/stat line in ns (USER_HZ is 100 on Linux)
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+  const ticks = line.trim().split(/\s+/).slice(1, 8).reduce((a, b) => a + Number(b), 0);
+  return ticks * 1e7;
+}
+
+function cmdline(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  } catch {
+    return [];
+  }
+}
+
+function isShim(pid: number): boolean {
+  return (cmdline(pid)[0] ?? '').endsWith('berth-shim');
+}
+
+function shimStateDir(pid: number): string | null {
+  const a = cmdline(pid);
+  if (!(a[0] ?? '').endsWith('berth-shim')) return null;
+  const i = a.indexOf('--state-dir');
+  return i >= 0 ? (a[i + 1] ?? null) : null;
+}
+
+function listShims(stateRoot: string): { pid: number; stateDir: string }[] {
+  const out: { pid: number; stateDir: string }[] = [];
+  for (const n of safeReaddir('/proc')) {
+    if (!/^\d+$/.test(n)) continue;
+    const dir = shimStateDir(Number(n));
+    if (dir?.startsWith(stateRoot + '/')) out.push({ pid: Number(n), stateDir: dir });
+  }
+  return out;
+}
+
+function ppid(pid: number): number {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return 0;
+  }
+}
+
+function ancestorShimStateDir(pid: number): string | null {
+  for (let p = pid, n = 0; p > 1 && n < 16; p = ppid(p), n++) {
+    const d = shimStateDir(p);
+    if (d) return d;
+  }
+  return null;
+}
+
+const CGROUP_ROOT = '/sys/fs/cgroup';
+
+function listBerthCgroups(): string[] {
+  const names = new Set<string>();
+  for (const h of safeReaddir(CGROUP_ROOT)) {
+    for (const n of safeReaddir(join(CGROUP_ROOT, h, 'berth'))) if (statIsDir(join(CGROUP_ROOT, h, 'berth', n))) names.add(n);
+  }
+  for (const n of safeReaddir(join(CGROUP_ROOT, 'berth'))) if (statIsDir(join(CGROUP_ROOT, 'berth', n))) names.add(n);
+  return [...names];
+}
+
+function cgroupMtime(name: string): number {
+  let newest = 0;
+  for (const h of safeReaddir(CGROUP_ROOT)) newest = Math.max(newest, statMs(join(CGROUP_ROOT, h, 'berth', name)));
+  return Math.max(newest, statMs(join(CGROUP_ROOT, 'berth', name)));
+}
+
+function statIsDir(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function unescapeMount(s: string) {
+  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
+
+export function listMountsUnder(prefix: string): string[] {
+  return readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .map((l) => unescapeMount(l.split(' ')[1] ?? ''))
+    .filter((m) => m.startsWith(prefix))
+    .sort((a, b) => b.length - a.length);
+}
+
+function unmountUnder(dir: string) {
+  for (const m of listMountsUnder(dir + '/')) {
+    try {
+      require('node:child_process').execFileSync('umount', ['-l', m]);
+    } catch {
+      /* best effort; reconcile retries */
+    }
+  }
+}
