@@ -1,0 +1,104 @@
+import type { EventEnvelope, NetworkEndpoint, NetworkEvent, NetworkView } from '@berth/contracts';
+import type { Projection } from '@berth/event-store';
+import type { EntityManager } from 'typeorm';
+
+export const NETWORK_VIEW_TABLE = 'network.network_view';
+export const ENDPOINT_VIEW_TABLE = 'network.endpoint_view';
+
+/** The read models `docker network ls/inspect` and container inspect answer from. */
+export const networkViewProjection: Projection = {
+  name: 'network_view',
+  tables: [NETWORK_VIEW_TABLE, ENDPOINT_VIEW_TABLE],
+  handles: ['NetworkCreated', 'NetworkRemoved', 'EndpointAllocated', 'EndpointPortsPublished', 'EndpointReleased'],
+  async apply(manager: EntityManager, envelope: EventEnvelope): Promise<void> {
+    const event = { type: envelope.type, data: envelope.data } as NetworkEvent;
+    switch (event.type) {
+      case 'NetworkCreated': {
+        const d = event.data;
+        await manager.query(
+          `INSERT INTO ${NETWORK_VIEW_TABLE} (id, name, driver, created_at, bridge, ipam, options, labels, internal, attachable, enable_ipv6, predefined)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+          [
+            d.id,
+            d.name,
+            d.driver,
+            envelope.occurredAt,
+            d.bridge,
+            JSON.stringify(d.ipam),
+            JSON.stringify(d.options),
+            JSON.stringify(d.labels),
+            d.internal,
+            d.attachable,
+            d.enableIPv6,
+            d.predefined,
+          ],
+        );
+        return;
+      }
+      case 'NetworkRemoved':
+        await manager.query(`DELETE FROM ${ENDPOINT_VIEW_TABLE} WHERE network_id = $1`, [event.data.id]);
+        await manager.query(`DELETE FROM ${NETWORK_VIEW_TABLE} WHERE id = $1`, [event.data.id]);
+        return;
+      case 'EndpointAllocated': {
+        const e = event.data.endpoint;
+        await manager.query(
+          `INSERT INTO ${ENDPOINT_VIEW_TABLE} (endpoint_id, network_id, container_id, container_name, endpoint, created_at)
+           VALUES ($1, $2, $3, $4, $5, $6)`,
+          [e.endpointId, e.networkId, e.containerId, event.data.containerName, JSON.stringify(e), envelope.occurredAt],
+        );
+        return;
+      }
+      case 'EndpointPortsPublished':
+        await manager.query(
+          `UPDATE ${ENDPOINT_VIEW_TABLE} SET endpoint = jsonb_set(endpoint, '{ports}', $2::jsonb) WHERE endpoint_id = $1`,
+          [event.data.endpointId, JSON.stringify(event.data.ports)],
+        );
+        return;
+      case 'EndpointReleased':
+        await manager.query(`DELETE FROM ${ENDPOINT_VIEW_TABLE} WHERE endpoint_id = $1`, [event.data.endpointId]);
+        return;
+    }
+  },
+};
+
+export interface NetworkRow {
+  id: string;
+  name: string;
+  driver: NetworkView['driver'];
+  created_at: Date;
+  bridge: string;
+  ipam: NetworkView['ipam'];
+  options: Record<string, string>;
+  labels: Record<string, string>;
+  internal: boolean;
+  attachable: boolean;
+  enable_ipv6: boolean;
+  predefined: boolean;
+}
+export interface EndpointRow {
+  endpoint_id: string;
+  network_id: string;
+  container_id: string;
+  container_name: string;
+  endpoint: NetworkEndpoint;
+  created_at: Date;
+}
+
+export const toNetworkView = (row: NetworkRow, endpoints: readonly EndpointRow[]): NetworkView => ({
+  id: row.id,
+  name: row.name,
+  driver: row.driver,
+  scope: 'local',
+  createdAt: row.created_at.toISOString(),
+  internal: row.internal,
+  attachable: row.attachable,
+  enableIPv6: row.enable_ipv6,
+  ipam: row.ipam,
+  options: row.options,
+  labels: row.labels,
+  predefined: row.predefined,
+  bridge: row.bridge,
+  containers: Object.fromEntries(
+    endpoints.filter((e) => e.network_id === row.id).map((e) => [e.container_id, { ...e.endpoint, name: e.container_name }]),
+  ),
+});
