@@ -181,7 +181,7 @@ export class ContainerRuntime {
       writeFileSync(p.resolvConf, resolvConf(spec));
       writeFileSync(p.configJson, JSON.stringify(config));
       // A stale group from a crashed run would carry its old limits and processes.
-      await cgroup.remove(p.cgroup).catch(() => undefined);
+      if (cgroupExists(p.cgroup)) await cgroup.remove(p.cgroup).catch(() => undefined);
       mkdirSync(p.stateDir, { recursive: true, mode: 0o700 });
       try {
         const ready = await spawnShim({
@@ -898,6 +898,11 @@ function ancestorShimStateDir(pid: number): string | null {
 }
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
+
+function cgroupExists(path: string): boolean {
+  if (existsSync(join(CGROUP_ROOT, path))) return true;
+  return safeReaddir(CGROUP_ROOT).some((h) => existsSync(join(CGROUP_ROOT, h, path)));
+}
 
 function listBerthCgroups(): string[] {
   const names = new Set<string>();
