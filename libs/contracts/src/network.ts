@@ -213,7 +213,7 @@ export type NetworkCreated = DomainEvent<
     predefined: boolean;
   }
 >;
-export type NetworkRemoved = DomainEvent<'NetworkRemoved', { id: string; name: string }>;
+export type NetworkRemoved = DomainEvent<'NetworkRemoved', { id: string; name: string; driver?: NetworkDriver }>;
 export type EndpointAllocated = DomainEvent<
   'EndpointAllocated',
   { endpoint: NetworkEndpoint; containerName: string }
@@ -224,7 +224,7 @@ export type EndpointPortsPublished = DomainEvent<
 >;
 export type EndpointReleased = DomainEvent<
   'EndpointReleased',
-  { endpointId: string; containerId: string; containerName: string; ip: string }
+  { endpointId: string; containerId: string; containerName: string; ip: string; networkName?: string; driver?: NetworkDriver }
 >;
 export type NetworkEvent = NetworkCreated | NetworkRemoved | EndpointAllocated | EndpointPortsPublished | EndpointReleased;
 

@@ -8,6 +8,7 @@ import { RpcModule } from './rpc/rpc.module';
 import { SYSTEM_IDENTITY, type SystemIdentity } from './system/system-identity';
 import { SystemModule } from './system/system.module';
 import { VolumesModule } from './volumes/volumes.module';
+import { NetworksModule } from './networks/networks.module';
 
 @Global()
 @Module({})
@@ -37,6 +38,7 @@ export class AppModule {
         EventsModule,
         SystemModule,
         VolumesModule,
+        NetworksModule,
       ],
     };
   }

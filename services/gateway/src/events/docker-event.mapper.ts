@@ -1,4 +1,4 @@
-import type { EventEnvelope, VolumeEvent } from '@berth/contracts';
+import type { EventEnvelope, NetworkEvent, VolumeEvent } from '@berth/contracts';
 import type { EventType } from '@berth/docker-api';
 import type { DockerEventRecord } from './docker-event';
 
@@ -33,8 +33,36 @@ const volumeTranslations: { [K in VolumeEvent['type']]: Translator<Extract<Volum
   }),
 };
 
+/** Docker's network events: Actor.ID is the network id; the predefined networks' creation is no event. */
+const networkId = (e: EventEnvelope) => e.streamId.slice('network:'.length);
+const networkTranslations: Partial<{ [K in NetworkEvent['type']]: Translator<Extract<NetworkEvent, { type: K }>> }> = {
+  NetworkCreated: (e) =>
+    e.data.predefined
+      ? null
+      : { type: 'network', action: 'create', actorId: e.data.id, attributes: { name: e.data.name, type: e.data.driver } },
+  NetworkRemoved: (e) => ({
+    type: 'network',
+    action: 'destroy',
+    actorId: e.data.id,
+    attributes: { name: e.data.name, type: e.data.driver ?? 'bridge' },
+  }),
+  EndpointAllocated: (e) => ({
+    type: 'network',
+    action: 'connect',
+    actorId: e.data.endpoint.networkId,
+    attributes: { container: e.data.endpoint.containerId, name: e.data.endpoint.networkName, type: e.data.endpoint.driver },
+  }),
+  EndpointReleased: (e) => ({
+    type: 'network',
+    action: 'disconnect',
+    actorId: networkId(e),
+    attributes: { container: e.data.containerId, name: e.data.networkName ?? '', type: e.data.driver ?? 'bridge' },
+  }),
+};
+
 export const DOCKER_EVENT_TRANSLATIONS: Readonly<Record<string, Translator<never>>> = {
   ...volumeTranslations,
+  ...networkTranslations,
 } as Record<string, Translator<never>>;
 
 /** The Docker event for a Berth envelope, or null when Docker has no such event. */

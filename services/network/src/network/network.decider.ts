@@ -62,7 +62,7 @@ export function decide(command: NetworkCommand, state: NetworkState): NetworkEve
       if (Object.keys(state.endpoints).length > 0) {
         throw forbidden(`error while removing network: network ${n.name} id ${n.id} has active endpoints`);
       }
-      return [{ type: 'NetworkRemoved', schemaVersion: 1, data: { id: n.id, name: n.name } }];
+      return [{ type: 'NetworkRemoved', schemaVersion: 1, data: { id: n.id, name: n.name, driver: n.driver } }];
     }
     case 'AllocateEndpoint': {
       if (state.status === 'absent') throw new DomainError(ErrorCode.NotFound, `network not found`);
@@ -133,11 +133,18 @@ export function decide(command: NetworkCommand, state: NetworkState): NetworkEve
     }
     case 'ReleaseEndpoint': {
       const ep = endpointOf(state, command.containerId);
-      if (!ep) return [];
+      if (!ep || state.status !== 'present') return [];
       const event: EndpointReleased = {
         type: 'EndpointReleased',
         schemaVersion: 1,
-        data: { endpointId: ep.endpointId, containerId: ep.containerId, containerName: ep.containerName, ip: ep.ip },
+        data: {
+          endpointId: ep.endpointId,
+          containerId: ep.containerId,
+          containerName: ep.containerName,
+          ip: ep.ip,
+          networkName: state.network.name,
+          driver: state.network.driver,
+        },
       };
       return [event];
     }
