@@ -4,6 +4,7 @@ import { createExecutorWorker, publishObservation, redisOptionsFromUrl } from '@
 import { Logger } from '@nestjs/common';
 import Redis from 'ioredis';
 import { ContainerRuntime, type Publish } from './containers/container-runtime';
+import { imageHandlers } from './images';
 import { networkJobHandlers } from './network';
 import { VolumeDirs } from './volume-dirs';
 
@@ -71,6 +72,7 @@ export async function startExecutorHost(config: BerthConfig): Promise<ExecutorHo
       [ExecutorJob.ExecResize]: (p) => c.execResize(p),
       [ExecutorJob.ExecState]: (p) => c.execState(p),
       ...networkJobHandlers(config),
+      ...imageHandlers(config),
     },
   });
   return {

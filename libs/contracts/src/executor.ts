@@ -3,6 +3,7 @@
  * per job; the executor answers with the matching result type as the BullMQ job's return value.
  */
 import type { NetworkEndpoint, PublishedPort } from './network';
+import type * as images from './images';
 
 /** A bridge network as the executor sets it up (names from `defaultBridgeName`/`userBridgeName`). */
 export interface NetworkBridgeSpec {
@@ -19,6 +20,13 @@ export interface NetworkBridgeSpec {
 
 export enum ExecutorJob {
   Ping = 'ping',
+  // Images: payloads and results in images.ts.
+  ImagePullLayers = 'image.pull-layers',
+  ImagePutBlobs = 'image.put-blobs',
+  ImageRemoveLayers = 'image.remove-layers',
+  ImagePushBlobs = 'image.push-blobs',
+  ImageExport = 'image.export',
+  ImageImportLayers = 'image.import-layers',
   CreateVolumeDir = 'volume.create-dir',
   RemoveVolumeDir = 'volume.remove-dir',
   NetworkHostRoutes = 'network.host-routes',
@@ -51,6 +59,12 @@ export enum ExecutorJob {
 
 export interface ExecutorJobPayloads {
   [ExecutorJob.Ping]: Record<string, never>;
+  [ExecutorJob.ImagePullLayers]: images.PullLayersPayload;
+  [ExecutorJob.ImagePutBlobs]: images.PutBlobsPayload;
+  [ExecutorJob.ImageRemoveLayers]: images.RemoveLayersPayload;
+  [ExecutorJob.ImagePushBlobs]: images.PushBlobsPayload;
+  [ExecutorJob.ImageExport]: images.ExportImagesPayload;
+  [ExecutorJob.ImageImportLayers]: images.ImportLayersPayload;
   [ExecutorJob.CreateVolumeDir]: { name: string };
   [ExecutorJob.RemoveVolumeDir]: { name: string };
   [ExecutorJob.ContainerPrepare]: ContainerPreparePayload;
@@ -83,6 +97,12 @@ export interface ExecutorJobPayloads {
 
 export interface ExecutorJobResults {
   [ExecutorJob.Ping]: { nodeId: string; pid: number };
+  [ExecutorJob.ImagePullLayers]: images.PullLayersResult;
+  [ExecutorJob.ImagePutBlobs]: { stored: number };
+  [ExecutorJob.ImageRemoveLayers]: images.RemoveLayersResult;
+  [ExecutorJob.ImagePushBlobs]: images.PushBlobsResult;
+  [ExecutorJob.ImageExport]: images.ExportImagesResult;
+  [ExecutorJob.ImageImportLayers]: images.ImportLayersResult;
   [ExecutorJob.CreateVolumeDir]: { mountpoint: string };
   [ExecutorJob.RemoveVolumeDir]: { removed: boolean; bytes: number };
   [ExecutorJob.ContainerPrepare]: { dir: string; rootfs: string };

@@ -68,6 +68,19 @@ export interface ResolvedImageView {
   readonly architecture: string;
 }
 
+/**
+ * Asked of the containers service before `rmi`/`image prune` (by the gateway): which containers use
+ * an image. A containers service that does not answer (yet) counts as "none".
+ */
+export const ContainerImageUsersPattern = 'containers.image-users';
+export interface ContainerImageUsersRequest {
+  /** Image ids (`sha256:…`); empty = every image in use. */
+  readonly imageIds: string[];
+}
+export interface ContainerImageUsersReply {
+  readonly containers: Array<{ id: string; imageId: string; running: boolean }>;
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Reads
 
@@ -250,14 +263,24 @@ export const progressStreamKey = (namespace: string, key: string) => `${namespac
 // Events. Stream `image:<id-hex>` holds an image's life; tag streams are not needed because every
 // tag move is recorded on the image it lands on (ImageTagged) and the one it leaves (ImageUntagged).
 
-interface ImageRecord {
+/** A layer as the content store holds it: the blob (compressed as pulled or loaded) and its unpacked form. */
+export interface StoredLayer {
+  /** Blob digest (of the bytes as stored, usually gzip). */
+  digest: string;
+  size: number;
+  mediaType: string;
+  diffId: string;
+  chainId: string;
+  /** Uncompressed bytes. */
+  unpackedSize: number;
+}
+
+export interface ImageRecord {
   id: string;
-  /** The image config JSON as stored (base64 would waste space; it is JSON). */
-  config: Record<string, unknown>;
-  chainIds: string[];
-  layerSizes: number[];
-  /** Manifest digest and media type, when the image came from (or went to) a registry. */
-  manifestDigest?: string;
+  /** The image config JSON exactly as stored (its sha256 is the id). */
+  configJson: string;
+  configMediaType: string;
+  layers: StoredLayer[];
 }
 
 export type ImagePulled = DomainEvent<'ImagePulled', ImageRecord & { reference: string; repoTag?: string; repoDigest: string }>;
@@ -279,3 +302,87 @@ export type ImageEvent =
   | ImagePushed
   | ImageSaved
   | ImageDeleted;
+
+// ---------------------------------------------------------------------------------------------------
+// Executor jobs of the images domain (names in ExecutorJob, see executor.ts). Blobs live in
+// `<data-root>/blobs/sha256/<hex>`, unpacked layers in `<data-root>/layers/<chainID hex>/`.
+
+/** Per-blob progress the executor reports through BullMQ job progress. */
+export interface LayerProgress {
+  readonly digest: string;
+  readonly phase: 'cached' | 'exists' | 'waiting' | 'download' | 'verified' | 'extract' | 'complete' | 'mounted' | 'upload' | 'pushed';
+  readonly current?: number;
+  readonly total?: number;
+}
+
+export interface RegistryTarget {
+  /** Registry domain, e.g. `127.0.0.1:5000`, `docker.io`. */
+  readonly domain: string;
+  /** Repository path inside it, e.g. `library/busybox`. */
+  readonly path: string;
+  /** X-Registry-Auth header value as received ('' = anonymous). */
+  readonly registryAuth?: string;
+}
+
+export interface PullLayersPayload {
+  readonly registry: RegistryTarget;
+  readonly layers: ReadonlyArray<{ digest: string; size: number; mediaType: string; diffId: string; chainId: string }>;
+  /** Small verified blobs (manifests, config) to keep in the content store, base64. */
+  readonly blobs: ReadonlyArray<{ digest: string; data: string }>;
+}
+export interface PullLayersResult {
+  readonly layers: ReadonlyArray<{ chainId: string; unpackedSize: number; action: 'cached' | 'downloaded' | 'unpacked' }>;
+}
+
+export interface PutBlobsPayload {
+  readonly blobs: ReadonlyArray<{ digest: string; data: string }>;
+}
+
+export interface RemoveLayersPayload {
+  readonly chainIds: readonly string[];
+  readonly blobs: readonly string[];
+}
+export interface RemoveLayersResult {
+  readonly bytes: number;
+}
+
+export interface PushBlobsPayload {
+  readonly registry: RegistryTarget;
+  readonly blobs: ReadonlyArray<{ digest: string; size: number }>;
+  /** Repositories (same registry) the blobs may be mounted from. */
+  readonly mountFrom: readonly string[];
+  /** Manifest to put after the blobs, base64, under `reference`. */
+  readonly manifest: { readonly reference: string; readonly data: string; readonly mediaType: string };
+}
+export interface PushBlobsResult {
+  readonly digest: string;
+}
+
+export interface ExportImagesPayload {
+  readonly path: string;
+  readonly images: ReadonlyArray<{
+    id: string;
+    configJson: string;
+    layers: StoredLayer[];
+    /** Familiar name:tag, and the canonical docker.io/... names for index.json annotations. */
+    repoTags: string[];
+    canonicalTags: string[];
+    manifestJson: string;
+    manifestMediaType: string;
+  }>;
+}
+export interface ExportImagesResult {
+  readonly path: string;
+  readonly size: number;
+}
+
+export interface ImportLayersPayload {
+  /** `load`: a docker save / OCI layout archive; `rootfs`: one rootfs tar (docker import). */
+  readonly mode: 'load' | 'rootfs';
+  readonly path: string;
+}
+export interface ImportLayersResult {
+  readonly images: ReadonlyArray<{ configJson: string; configMediaType: string; layers: StoredLayer[]; repoTags: string[] }>;
+  /** mode rootfs: the single layer. */
+  readonly layer?: StoredLayer;
+}

@@ -1,4 +1,4 @@
-import type { EventEnvelope, NetworkEvent, VolumeEvent } from '@berth/contracts';
+import type { EventEnvelope, ImageEvent, NetworkEvent, VolumeEvent } from '@berth/contracts';
 import type { EventType } from '@berth/docker-api';
 import type { DockerEventRecord } from './docker-event';
 
@@ -60,8 +60,23 @@ const networkTranslations: Partial<{ [K in NetworkEvent['type']]: Translator<Ext
   }),
 };
 
+/** Images: Actor.ID is the reference the user named (pull, push) or the image id, as dockerd does. */
+const image = (actorId: string, name: string, action: string): Translation => ({ type: 'image', action, actorId, attributes: { name } });
+const imageTranslations: { [K in ImageEvent['type']]: Translator<Extract<ImageEvent, { type: K }>> } = {
+  ImagePulled: (e) => image(e.data.reference, e.data.reference, 'pull'),
+  ImageLoaded: (e) => image(e.data.repoTags[0] ?? e.data.id, e.data.repoTags[0] ?? e.data.id, 'load'),
+  ImageImported: (e) => image(e.data.id, e.data.repoTag ?? e.data.id, 'import'),
+  ImageTagged: (e) => image(e.data.id, e.data.repoTag, 'tag'),
+  ImageUntagged: (e) => image(e.data.id, e.data.repoTag, 'untag'),
+  ImageDigestRecorded: () => null,
+  ImagePushed: (e) => image(e.data.reference, e.data.reference, 'push'),
+  ImageSaved: (e) => image(e.data.id, e.data.names[0] ?? e.data.id, 'save'),
+  ImageDeleted: (e) => image(e.data.id, e.data.id, 'delete'),
+};
+
 export const DOCKER_EVENT_TRANSLATIONS: Readonly<Record<string, Translator<never>>> = {
   ...volumeTranslations,
+  ...imageTranslations,
   ...networkTranslations,
 } as Record<string, Translator<never>>;
 
