@@ -222,6 +222,10 @@ export class ContainerRuntime {
         writeFileSync(join(p.stateDir, 'run.json'), JSON.stringify(run));
         this.watch(id);
       }
+      // A redelivered job (the executor died after starting it) answers like the first time.
+      if (e instanceof ShimError && (e.code === 'already_started' || e.code === 'exited') && run.startedAt) {
+        return { pid: run.pid, startedAt: run.startedAt };
+      }
       throw domainError(e, id);
     }
     run.startedAt = started.startedAt;
@@ -241,6 +245,8 @@ export class ContainerRuntime {
     if (st && (st.status === 'running' || st.status === 'creating')) throw conflict(`Container ${id} is already running`);
     const run = readJson<RunInfo>(join(p.stateDir, 'run.json'));
     if (run?.startedAt) await this.reportExit(id); // the previous exit is reported before a new run starts
+    // created, never started (a create job redelivered after a crash): nothing will ever exit by itself
+    if (st?.status === 'created') await cgroup.kill(p.cgroup, 9).catch(() => undefined);
     await this.shutdownExecs(p);
     if (st) await this.shutdownShim(client, run?.shimPid ?? st.shimPid);
     await cgroup.remove(p.cgroup).catch(() => undefined);
