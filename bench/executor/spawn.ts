@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
 type RuntimeModule = typeof import('../../executor-native/dist/host/containers/container-runtime');
-const { ContainerRuntime } = require(join(__dirname, '..', '..', '..', 'executor-native', 'dist', 'host', 'containers', 'container-runtime')) as RuntimeModule;
+const runtimeModule = join(__dirname, '..', '..', '..', 'executor-native', 'dist', 'host', 'containers', 'container-runtime');
 
 const RUNS = Number(process.argv[2] ?? 100);
 const now = () => Number(process.hrtime.bigint()) / 1e6;
@@ -59,6 +59,7 @@ function oci(bin: 'runc' | 'crun', args: string[]) {
 
 async function main() {
   if (process.getuid?.() !== 0) throw new Error('run as root');
+  const { ContainerRuntime } = (await import(runtimeModule)) as RuntimeModule;
   const tmp = mkdtempSync(join(tmpdir(), 'bb-'));
   const rootfs = join(tmp, 'rootfs');
   busyboxRootfs(rootfs);

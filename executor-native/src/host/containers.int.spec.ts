@@ -15,6 +15,7 @@ import {
   type ExecutorObservation,
 } from '@berth/contracts';
 import { ExecutorQueueClient } from '@berth/messaging';
+import { parseStdcopy, ShimClient } from '../shim-client';
 import { createTempDir, createTestNamespace, waitFor, type TempDir } from '@berth/testing';
 import Redis from 'ioredis';
 import assert from 'node:assert/strict';
@@ -218,6 +219,39 @@ describe('executor host: containers (root, real kernel)', { skip }, () => {
     });
     const exited = await observed(id, ContainerObservation.Exited);
     assert.equal(exited.data.exitCode, 127);
+  });
+
+  it('attach.sock is ready after create: a client attached before start misses no output', async () => {
+    const id = newId();
+    ids.push(id);
+    await client.run(ExecutorJob.ContainerPrepare, { id, layerDirs: [layer] });
+    await client.run(ExecutorJob.ContainerCreate, {
+      id,
+      spec: spec(['sh', '-c', 'read x; echo "got $x"; echo bye >&2'], { process: { args: ['sh', '-c', 'read x; echo "got $x"; echo bye >&2'], env: ['PATH=/bin'], openStdin: true, stdinOnce: true } }),
+    });
+    const sock = await new ShimClient(containerPaths(dataRoot, id).stateDir).attach({ stdin: true });
+    const chunks: Buffer[] = [];
+    sock.on('data', (d: Buffer) => chunks.push(d));
+    const ended = once(sock, 'end');
+    sock.resume();
+    await client.run(ExecutorJob.ContainerStart, { id });
+    sock.end('hello\n');
+    await ended;
+    const frames = parseStdcopy(Buffer.concat(chunks)).frames.map((f) => [f.stream, f.data.toString()]);
+    assert.deepEqual(frames, [
+      [1, 'got hello\n'],
+      [2, 'bye\n'],
+    ]);
+    assert.equal((await observed(id, ContainerObservation.Exited)).data.exitCode, 0);
+  });
+
+  it('reports an OOM kill: container.oom then exited with oomKilled', async () => {
+    const c = await run(['sh', '-c', 'x=$(head -c 200000000 /dev/zero | tr "\\0" a); echo survived'], {
+      resources: { memory: 16 * 1024 * 1024, memorySwap: 16 * 1024 * 1024 },
+    });
+    const exited = await observed(c.id, ContainerObservation.Exited, 30_000);
+    assert.equal(exited.data.oomKilled, true, JSON.stringify(exited.data));
+    assert.ok((await observations(c.id)).some((o) => o.kind === ContainerObservation.Oom));
   });
 
   it('stop: SIGTERM ignored, SIGKILL after the timeout', async () => {

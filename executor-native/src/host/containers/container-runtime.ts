@@ -30,7 +30,7 @@ import {
   type ExecRuntimeState,
   type ExecutorObservation,
 } from '@berth/contracts';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -948,7 +948,7 @@ export function listMountsUnder(prefix: string): string[] {
 function unmountUnder(dir: string) {
   for (const m of listMountsUnder(dir + '/')) {
     try {
-      require('node:child_process').execFileSync('umount', ['-l', m]);
+      execFileSync('umount', ['-l', m]);
     } catch {
       /* best effort; reconcile retries */
     }
