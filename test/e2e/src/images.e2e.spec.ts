@@ -262,6 +262,21 @@ describe('images through the docker CLI', { timeout: 900_000 }, () => {
     }
   });
 
+  test('docker import with changes; docker search answers with a clear error offline', async () => {
+    const tar = join(berth.dir, 'rootfs.tar');
+    const { tarEntries } = await import('@berth/oci/dist/testing');
+    require('node:fs').writeFileSync(tar, await tarEntries([{ name: 'hello.txt', data: 'hi' }]));
+    const id = (await berth.docker(['import', '-c', 'CMD ["/hello"]', '-c', 'ENV A=b', '-m', 'from e2e', tar, 'imported:1'])).trim();
+    assert.match(id, /^sha256:[a-f0-9]{64}$/);
+    const inspect = JSON.parse(await berth.docker(['image', 'inspect', 'imported:1']))[0];
+    assert.deepEqual(inspect.Config.Cmd, ['/hello']);
+    assert.deepEqual(inspect.Config.Env, ['A=b']);
+    assert.equal(inspect.Comment, 'from e2e');
+    await berth.docker(['rmi', 'imported:1']);
+    const search = await berth.dockerResult(['search', 'busybox'], { timeoutMs: 30_000 });
+    if (search.code !== 0) assert.match(search.stderr, /no registry index is reachable/, search.stderr);
+  });
+
   test('docker events shows pull, tag, untag, delete, push, save, load', async () => {
     const out = await berth.docker(['events', '--since', '0', '--until', String(Math.ceil(Date.now() / 1000) + 1), '--filter', 'type=image', '--format', '{{.Action}}'], { timeoutMs: 60_000 });
     const actions = new Set(out.split('\n').filter(Boolean));
