@@ -1,0 +1,64 @@
+import type { ContainerEvent, EventEnvelope } from '@berth/contracts';
+import type { EventType } from '@berth/docker-api';
+
+type Translation = { readonly type: EventType; readonly action: string; readonly actorId: string; readonly attributes: Record<string, string> };
+type EnvelopeOf<E> = E extends { type: infer T; data: infer D } ? EventEnvelope & { type: T; data: D } : never;
+type Translator<E> = (envelope: EnvelopeOf<E>) => Translation | null;
+
+/**
+ * Docker's container event attributes carry the image and name; later Berth events carry only the id,
+ * so the names seen (in stream order) are remembered here. After a gateway restart the consumer resumes
+ * past ContainerCreated: such events carry what is known (the id) until the next rename/create.
+ */
+const known = new Map<string, { name: string; image: string; labels: Record<string, string> }>();
+
+function c(_e: EventEnvelope, id: string, action: string, extra: Record<string, string> = {}): Translation {
+  const k = known.get(id);
+  return {
+    type: 'container',
+    action,
+    actorId: id,
+    attributes: { ...(k?.labels ?? {}), ...(k ? { image: k.image, name: k.name } : {}), ...extra },
+  };
+}
+
+const cmd = (e: { entrypoint: string; arguments: string[] }) => [e.entrypoint, ...e.arguments].join(' ');
+
+export const containerTranslations: { [K in ContainerEvent['type']]: Translator<Extract<ContainerEvent, { type: K }>> } = {
+  ContainerCreated: (e) => {
+    known.set(e.data.id, { name: e.data.name, image: e.data.image, labels: e.data.config.Labels ?? {} });
+    return c(e, e.data.id, 'create');
+  },
+  ContainerStarted: (e) => c(e, e.data.id, 'start'),
+  ContainerStartFailed: () => null,
+  ContainerKilled: (e) => c(e, e.data.id, 'kill', { signal: signalNumber(e.data.signal) }),
+  ContainerExited: (e) => c(e, e.data.id, 'die', { exitCode: String(e.data.exitCode) }),
+  ContainerStopped: (e) => c(e, e.data.id, 'stop'),
+  ContainerRestarted: (e) => c(e, e.data.id, 'restart'),
+  ContainerRestarting: () => null,
+  ContainerPaused: (e) => c(e, e.data.id, 'pause'),
+  ContainerUnpaused: (e) => c(e, e.data.id, 'unpause'),
+  ContainerOomKilled: (e) => c(e, e.data.id, 'oom'),
+  ContainerRenamed: (e) => {
+    const k = known.get(e.data.id);
+    if (k) k.name = e.data.name;
+    return c(e, e.data.id, 'rename', { oldName: `/${e.data.oldName}` });
+  },
+  ContainerUpdated: (e) => c(e, e.data.id, 'update'),
+  ContainerAttached: (e) => c(e, e.data.id, 'attach'),
+  ContainerRemovalStarted: () => null,
+  ContainerRemoved: (e) => {
+    const t = c(e, e.data.id, 'destroy');
+    known.delete(e.data.id);
+    return t;
+  },
+  ContainerHealthChanged: (e) => c(e, e.data.id, `health_status: ${e.data.status}`),
+  ExecCreated: (e) => c(e, e.data.id, `exec_create: ${cmd(e.data.exec)}`, { execID: e.data.execId }),
+  ExecStarted: (e) => c(e, e.data.id, 'exec_start', { execID: e.data.execId }),
+  ExecExited: (e) => c(e, e.data.id, 'exec_die', { execID: e.data.execId, exitCode: String(e.data.exitCode) }),
+};
+
+const NUM: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGUSR1: 10, SIGUSR2: 12, SIGTERM: 15, SIGSTOP: 19, SIGCONT: 18 };
+function signalNumber(sig: string): string {
+  return NUM[sig] !== undefined ? String(NUM[sig]) : sig.replace(/^SIG/, '');
+}

@@ -1,0 +1,289 @@
+import { ContainerPatterns, invalid, type WaitCondition } from '@berth/contracts';
+import { Controller, Delete, Get, Head, HttpCode, Param, Post, Put, Req, Res } from '@nestjs/common';
+import type { ServerResponse } from 'node:http';
+import type { DockerRequest } from '../http/docker-request';
+import { parseBool, parseFilters, parseInteger, queryString } from '../http/query-params';
+import { responseSink } from '../http/response-sink';
+import { sendDockerError } from '../http/send-error';
+import { statusForCode } from '../http/error-status';
+import { DomainError } from '@berth/contracts';
+import { LogFollower, readLog, timeNano } from './container-logs';
+import { ContainersService } from './containers.service';
+import { HijackService } from './hijack.service';
+
+const SIGNAL = /^(SIG)?[A-Z0-9+-]+$|^\d+$/i;
+
+function parseTime(value: unknown, name: string): bigint | null {
+  const v = queryString(value);
+  if (v === undefined || v === '' || v === '0') return v === '0' ? 0n : null;
+  if (/^\d+(\.\d+)?$/.test(v)) {
+    const [s, f = ''] = v.split('.');
+    return BigInt(s!) * 1_000_000_000n + BigInt((f + '000000000').slice(0, 9));
+  }
+  const ms = Date.parse(v);
+  if (Number.isNaN(ms)) throw invalid(`invalid value for ${name}: ${v}`);
+  return timeNano(new Date(ms).toISOString());
+}
+
+/** `/containers/*`: Docker's shapes and statuses; streams written on the raw response. */
+@Controller('containers')
+export class ContainersController {
+  constructor(
+    private readonly containers: ContainersService,
+    private readonly hijack: HijackService,
+  ) {}
+
+  @Get('json')
+  list(@Req() req: DockerRequest) {
+    const limit = parseInteger(req.query.limit, 'limit');
+    return this.containers.list(parseBool(req.query.all), limit, parseFilters(req.query.filters));
+  }
+
+  @Post('create')
+  @HttpCode(201)
+  create(@Req() req: DockerRequest) {
+    return this.containers.create(queryString(req.query.name), req.body);
+  }
+
+  @Post('prune')
+  @HttpCode(200)
+  prune(@Req() req: DockerRequest) {
+    return this.containers.prune(parseFilters(req.query.filters));
+  }
+
+  @Get(':id/json')
+  inspect(@Param('id') id: string) {
+    return this.containers.inspect(id);
+  }
+
+  @Post(':id/start')
+  @HttpCode(204)
+  async start(@Param('id') id: string): Promise<void> {
+    await this.containers.command(ContainerPatterns.start, { id });
+  }
+
+  @Post(':id/stop')
+  @HttpCode(204)
+  async stop(@Param('id') id: string, @Req() req: DockerRequest): Promise<void> {
+    const t = parseInteger(req.query.t, 't');
+    const signal = queryString(req.query.signal);
+    if (signal && !SIGNAL.test(signal)) throw invalid(`Invalid signal: ${signal}`);
+    await this.containers.command(ContainerPatterns.stop, { id, t, signal }, t !== undefined && t >= 0 ? (t + 60) * 1000 : 24 * 3600_000);
+  }
+
+  @Post(':id/restart')
+  @HttpCode(204)
+  async restart(@Param('id') id: string, @Req() req: DockerRequest): Promise<void> {
+    const t = parseInteger(req.query.t, 't');
+    const signal = queryString(req.query.signal);
+    await this.containers.command(ContainerPatterns.restart, { id, t, signal }, t !== undefined && t >= 0 ? (t + 90) * 1000 : 24 * 3600_000);
+  }
+
+  @Post(':id/kill')
+  @HttpCode(204)
+  async kill(@Param('id') id: string, @Req() req: DockerRequest): Promise<void> {
+    const signal = queryString(req.query.signal) || 'SIGKILL';
+    await this.containers.command(ContainerPatterns.kill, { id, signal });
+  }
+
+  @Post(':id/pause')
+  @HttpCode(204)
+  async pause(@Param('id') id: string): Promise<void> {
+    await this.containers.command(ContainerPatterns.pause, { id });
+  }
+
+  @Post(':id/unpause')
+  @HttpCode(204)
+  async unpause(@Param('id') id: string): Promise<void> {
+    await this.containers.command(ContainerPatterns.unpause, { id });
+  }
+
+  @Post(':id/rename')
+  @HttpCode(204)
+  async rename(@Param('id') id: string, @Req() req: DockerRequest): Promise<void> {
+    const name = queryString(req.query.name) ?? '';
+    await this.containers.command(ContainerPatterns.rename, { id, name });
+  }
+
+  @Post(':id/update')
+  @HttpCode(200)
+  update(@Param('id') id: string, @Req() req: DockerRequest) {
+    const body = req.body;
+    if (body !== undefined && (typeof body !== 'object' || body === null || Array.isArray(body))) throw invalid('invalid JSON: body must be an object');
+    return this.containers.update(id, (body ?? {}) as Record<string, unknown>);
+  }
+
+  @Post(':id/resize')
+  @HttpCode(200)
+  async resize(@Param('id') id: string, @Req() req: DockerRequest): Promise<void> {
+    const h = parseInteger(req.query.h, 'h') ?? 0;
+    const w = parseInteger(req.query.w, 'w') ?? 0;
+    if (h < 0 || w < 0) throw invalid('invalid resize dimensions');
+    await this.containers.command(ContainerPatterns.resize, { id, h, w });
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  async remove(@Param('id') id: string, @Req() req: DockerRequest): Promise<void> {
+    await this.containers.command(ContainerPatterns.remove, { id, force: parseBool(req.query.force), volumes: parseBool(req.query.v) }, 5 * 60_000);
+  }
+
+  @Get(':id/top')
+  top(@Param('id') id: string, @Req() req: DockerRequest) {
+    return this.containers.top(id, queryString(req.query.ps_args));
+  }
+
+  /** Headers go out at once: the CLI waits for them before it sends `start`. */
+  @Post(':id/wait')
+  async wait(@Param('id') id: string, @Req() req: DockerRequest, @Res() res: ServerResponse): Promise<void> {
+    const condition = (queryString(req.query.condition) || 'not-running') as WaitCondition;
+    if (!['not-running', 'next-exit', 'removed'].includes(condition)) throw invalid(`invalid condition: "${condition}"`);
+    await this.containers.view(id);
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.flushHeaders();
+    const sink = responseSink(req, res);
+    try {
+      const reply = await this.containers.wait(id, condition, () => sink.closed);
+      if (!sink.closed) res.end(`${JSON.stringify({ Error: reply.error ? { Message: reply.error } : null, StatusCode: reply.statusCode })}\n`);
+    } catch (e) {
+      const err = DomainError.from(e);
+      if (!sink.closed) res.end(`${JSON.stringify({ Error: { Message: err.message }, StatusCode: -1 })}\n`);
+    }
+  }
+
+  @Get(':id/logs')
+  async logs(@Param('id') id: string, @Req() req: DockerRequest, @Res() res: ServerResponse): Promise<void> {
+    const q = req.query;
+    const stdout = parseBool(q.stdout);
+    const stderr = parseBool(q.stderr);
+    if (!stdout && !stderr) throw invalid('Bad parameters: you must choose at least one stream');
+    const follow = parseBool(q.follow);
+    const tailText = queryString(q.tail);
+    const tail = tailText === undefined || tailText === '' || tailText === 'all' ? -1 : Number.parseInt(tailText, 10);
+    const view = await this.containers.view(id);
+    if (view.hostConfig.LogConfig?.Type === 'none') {
+      throw invalid('configured logging driver does not support reading');
+    }
+    const query = {
+      stdout,
+      stderr,
+      sinceNano: parseTime(q.since, 'since'),
+      untilNano: parseTime(q.until, 'until'),
+      timestamps: parseBool(q.timestamps),
+      tail: Number.isNaN(tail) ? -1 : tail,
+      tty: !!view.config.Tty,
+    };
+    res.writeHead(200, {
+      'Content-Type': query.tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream',
+    });
+    res.flushHeaders();
+    const sink = responseSink(req, res);
+    const write = async (chunks: Buffer[]) => {
+      for (const c of chunks) {
+        if (sink.closed) return;
+        if (!res.write(c)) await new Promise<void>((r) => { res.once('drain', r); res.once('close', r); });
+      }
+    };
+    const initial = readLog(view.logPath, query);
+    await write(initial.chunks);
+    const up = view.state.status === 'running' || view.state.status === 'paused' || view.state.status === 'restarting';
+    if (!follow || !up || sink.closed) {
+      res.end();
+      return;
+    }
+    const follower = new LogFollower(view.logPath, initial.offset, initial.ino, query);
+    let exited = false;
+    this.containers
+      .wait(view.id, 'not-running', () => sink.closed)
+      .then(
+        () => (exited = true),
+        () => (exited = true),
+      );
+    while (!sink.closed) {
+      const wasExited = exited;
+      await write(follower.read());
+      // The shim writes the log before the exit is recorded: one more read after the exit drains it.
+      if (wasExited) break;
+      await new Promise((r) => setTimeout(r, 50));
+      if (query.untilNano !== null && BigInt(Date.now()) * 1_000_000n > query.untilNano) break;
+    }
+    if (!sink.closed) res.end();
+  }
+
+  @Get(':id/stats')
+  async stats(@Param('id') id: string, @Req() req: DockerRequest, @Res() res: ServerResponse): Promise<void> {
+    const stream = parseBool(req.query.stream, true);
+    const oneShot = parseBool(req.query['one-shot']);
+    const view = await this.containers.view(id);
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.flushHeaders();
+    const sink = responseSink(req, res);
+    const empty = { cpu_usage: { total_usage: 0, usage_in_kernelmode: 0, usage_in_usermode: 0 }, throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 } };
+    const sample = async () => (await this.containers.stats(view.id).catch(() => null)) as Record<string, unknown> | null;
+    const shape = (cur: Record<string, unknown> | null, prev: Record<string, unknown> | null) => ({
+      ...(cur ?? {
+        read: '0001-01-01T00:00:00Z',
+        pids_stats: {},
+        blkio_stats: {},
+        num_procs: 0,
+        storage_stats: {},
+        cpu_stats: empty,
+        memory_stats: {},
+      }),
+      preread: (prev?.read as string) ?? '0001-01-01T00:00:00Z',
+      precpu_stats: prev?.cpu_stats ?? empty,
+      name: `/${view.name}`,
+      id: view.id,
+    });
+    let prev: Record<string, unknown> | null = null;
+    if (!stream) {
+      if (!oneShot) {
+        prev = await sample();
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      const cur = await sample();
+      res.end(`${JSON.stringify(shape(cur, prev))}\n`);
+      return;
+    }
+    while (!sink.closed) {
+      const cur = await sample();
+      await sink.write(`${JSON.stringify(shape(cur, prev))}\n`);
+      if (!cur) break;
+      prev = cur;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    if (!sink.closed) res.end();
+  }
+
+  /** Without `Upgrade` the connection is taken over all the same (as dockerd does). */
+  @Post(':id/attach')
+  async attach(@Param('id') id: string, @Req() req: DockerRequest, @Res() res: ServerResponse): Promise<void> {
+    try {
+      await this.hijack.attach(id, req.query, req.socket, Buffer.alloc(0), false);
+    } catch (e) {
+      const err = DomainError.from(e);
+      sendDockerError(res, statusForCode(err.code), err.message);
+    }
+  }
+
+  @Post(':id/exec')
+  @HttpCode(201)
+  exec(@Param('id') id: string, @Req() req: DockerRequest) {
+    return this.containers.execCreate(id, req.body);
+  }
+
+  @Head(':id/archive')
+  archiveHead(): never {
+    throw new DomainError('NOT_IMPLEMENTED' as never, 'archive is not implemented yet');
+  }
+
+  @Get(':id/archive')
+  archiveGet(): never {
+    throw new DomainError('NOT_IMPLEMENTED' as never, 'archive is not implemented yet');
+  }
+
+  @Put(':id/archive')
+  archivePut(): never {
+    throw new DomainError('NOT_IMPLEMENTED' as never, 'archive is not implemented yet');
+  }
+}

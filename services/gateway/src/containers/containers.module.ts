@@ -1,0 +1,8 @@
+import { Module } from '@nestjs/common';
+import { ExecController } from '../exec/exec.controller';
+import { ContainersController } from './containers.controller';
+import { ContainersService } from './containers.service';
+import { HijackService } from './hijack.service';
+
+@Module({ controllers: [ContainersController, ExecController], providers: [ContainersService, HijackService] })
+export class ContainersModule {}

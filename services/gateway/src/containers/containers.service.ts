@@ -1,0 +1,223 @@
+import {
+  type AttachReply,
+  ContainerPatterns,
+  type ContainerView,
+  type CreateContainerReply,
+  type CreateContainerRequest,
+  DomainError,
+  ErrorCode,
+  type ExecPrepareReply,
+  type ExecView,
+  ImagePatterns,
+  invalid,
+  type PruneContainersReply,
+  type ResolvedImageView,
+  VolumePatterns,
+  type VolumeView,
+  type WaitCondition,
+  type WaitContainerReply,
+} from '@berth/contracts';
+import { RpcClient } from '@berth/messaging';
+import { Injectable } from '@nestjs/common';
+import type { Filters } from '../http/query-params';
+import { parseCreateBody, toContainerInspect, toContainerSummary } from './container.mapper';
+
+/** Long polls (wait, exec wait) are re-asked after this; the service answers `pending` before it. */
+const LONG_POLL_MS = 6 * 60_000;
+const LONG_MS = 120_000;
+
+const namedVolumes = (binds: readonly string[] | null | undefined, mounts: readonly { Type?: string; Source?: string }[] | null | undefined) => {
+  const names = new Set<string>();
+  for (const b of binds ?? []) {
+    const src = b.split(':')[0] ?? '';
+    if (b.includes(':') && src && !src.startsWith('/')) names.add(src);
+  }
+  for (const m of mounts ?? []) if (m.Type === 'volume' && m.Source) names.add(m.Source);
+  return [...names];
+};
+
+/** Container use cases at the API edge: orchestrate create, translate views to Docker's JSON. */
+@Injectable()
+export class ContainersService {
+  constructor(private readonly rpc: RpcClient) {}
+
+  async create(name: string | undefined, body: unknown): Promise<{ Id: string; Warnings: string[] }> {
+    const { config, hostConfig, networkingConfig } = parseCreateBody(body);
+    if (name !== undefined && name !== '' && !/^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(name)) {
+      throw invalid(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+    }
+    if (!config.Image) throw invalid('config cannot be empty in order to create a container');
+    if (typeof hostConfig.Memory === 'number' && hostConfig.Memory < 0) throw invalid('invalid Memory: must be a positive integer');
+    let image: ResolvedImageView;
+    try {
+      image = await this.rpc.request<ResolvedImageView>(ImagePatterns.resolve, { reference: config.Image });
+    } catch (e) {
+      const err = DomainError.from(e);
+      if (err.code === ErrorCode.NotFound) throw new DomainError(ErrorCode.NotFound, `No such image: ${config.Image}`);
+      throw err;
+    }
+    const volumeMountpoints: Record<string, string> = {};
+    for (const v of namedVolumes(hostConfig.Binds, hostConfig.Mounts)) {
+      const view = await this.rpc.request<VolumeView>(VolumePatterns.create, { name: v });
+      volumeMountpoints[v] = view.mountpoint;
+    }
+    const request: CreateContainerRequest = {
+      ...(name ? { name } : {}),
+      config,
+      hostConfig,
+      networkingConfig,
+      image,
+      volumeMountpoints,
+    };
+    const reply = await this.rpc.request<CreateContainerReply>(ContainerPatterns.create, request, { timeoutMs: LONG_MS });
+    return { Id: reply.id, Warnings: reply.warnings ?? [] };
+  }
+
+  view(id: string): Promise<ContainerView> {
+    return this.rpc.request<ContainerView>(ContainerPatterns.inspect, { id });
+  }
+
+  async inspect(id: string) {
+    return toContainerInspect(await this.view(id));
+  }
+
+  async list(all: boolean, limit: number | undefined, filters: Filters) {
+    const views = await this.rpc.request<ContainerView[]>(ContainerPatterns.list, { all, limit, filters });
+    const now = Date.now();
+    return views.map((v) => toContainerSummary(v, now));
+  }
+
+  async command(pattern: string, payload: Record<string, unknown>, timeoutMs = LONG_MS): Promise<void> {
+    await this.rpc.request(pattern, payload, { timeoutMs });
+  }
+
+  async update(id: string, body: Record<string, unknown>) {
+    const num = (k: string) => {
+      const v = body[k];
+      if (v === undefined || v === null) return undefined;
+      if (typeof v !== 'number') throw invalid(`json: cannot unmarshal ${typeof v} into Go struct field UpdateConfig.${k} of type int64`);
+      return v;
+    };
+    const resources = Object.fromEntries(
+      (
+        [
+          ['memory', num('Memory')],
+          ['memorySwap', num('MemorySwap')],
+          ['memoryReservation', num('MemoryReservation')],
+          ['nanoCpus', num('NanoCpus')],
+          ['cpuShares', num('CpuShares')],
+          ['cpuQuota', num('CpuQuota')],
+          ['cpuPeriod', num('CpuPeriod')],
+          ['pidsLimit', num('PidsLimit')],
+          ['blkioWeight', num('BlkioWeight')],
+          ['cpusetCpus', typeof body.CpusetCpus === 'string' && body.CpusetCpus ? body.CpusetCpus : undefined],
+        ] as const
+      ).filter(([, v]) => v !== undefined && v !== 0 && v !== ''),
+    );
+    const restartPolicy = body.RestartPolicy as { Name?: string; MaximumRetryCount?: number } | undefined;
+    const reply = await this.rpc.request<{ warnings: string[] }>(
+      ContainerPatterns.update,
+      { id, resources, ...(restartPolicy && restartPolicy.Name !== undefined && restartPolicy.Name !== '' ? { restartPolicy } : {}) },
+      { timeoutMs: LONG_MS },
+    );
+    return { Warnings: reply.warnings?.length ? reply.warnings : null };
+  }
+
+  /** Long poll until the condition holds; `closed()` stops asking when the client left. */
+  async wait(id: string, condition: WaitCondition, closed: () => boolean): Promise<WaitContainerReply> {
+    const start = await this.view(id);
+    for (;;) {
+      const reply = await this.rpc.request<WaitContainerReply>(
+        ContainerPatterns.wait,
+        { id: start.id, condition, afterExitCount: start.exitCount },
+        { timeoutMs: LONG_POLL_MS },
+      );
+      if (!reply.pending || closed()) return reply;
+    }
+  }
+
+  async prune(filters: Filters) {
+    const reply = await this.rpc.request<PruneContainersReply>(ContainerPatterns.prune, { filters }, { timeoutMs: 10 * 60_000 });
+    return { ContainersDeleted: reply.containersDeleted.length ? reply.containersDeleted : null, SpaceReclaimed: reply.spaceReclaimed };
+  }
+
+  attach(id: string): Promise<AttachReply> {
+    return this.rpc.request<AttachReply>(ContainerPatterns.attach, { id }, { timeoutMs: LONG_MS });
+  }
+
+  top(id: string, psArgs?: string) {
+    return this.rpc.request<{ Titles: string[]; Processes: string[][] }>(ContainerPatterns.top, { id, psArgs });
+  }
+
+  async stats(id: string) {
+    return (await this.rpc.request<{ stats: Record<string, unknown> | null }>(ContainerPatterns.stats, { id })).stats;
+  }
+
+  // ---- exec
+
+  async execCreate(id: string, body: unknown): Promise<{ Id: string }> {
+    if (!body || typeof body !== 'object' || Array.isArray(body)) throw invalid('json: cannot unmarshal into Go value of type container.ExecOptions');
+    const b = body as Record<string, unknown>;
+    const strs = (k: string) => {
+      const v = b[k];
+      if (v === undefined || v === null) return undefined;
+      if (typeof v === 'string' && k === 'Cmd') return [v];
+      if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) {
+        throw invalid(`json: cannot unmarshal ${typeof v} into Go struct field ExecOptions.${k} of type []string`);
+      }
+      return v as string[];
+    };
+    const cmd = strs('Cmd');
+    if (!cmd?.length) throw invalid('No exec command specified');
+    const reply = await this.rpc.request<{ id: string }>(ContainerPatterns.execCreate, {
+      id,
+      cmd,
+      env: strs('Env'),
+      workingDir: typeof b.WorkingDir === 'string' ? b.WorkingDir : undefined,
+      user: typeof b.User === 'string' ? b.User : undefined,
+      tty: !!b.Tty,
+      privileged: !!b.Privileged,
+      attachStdin: !!b.AttachStdin,
+      attachStdout: !!b.AttachStdout,
+      attachStderr: !!b.AttachStderr,
+      detachKeys: typeof b.DetachKeys === 'string' ? b.DetachKeys : undefined,
+    });
+    return { Id: reply.id };
+  }
+
+  execPrepare(execId: string, tty?: boolean) {
+    return this.rpc.request<ExecPrepareReply>(ContainerPatterns.execPrepare, { execId, tty }, { timeoutMs: LONG_MS });
+  }
+
+  execRun(execId: string) {
+    return this.rpc.request<ExecView>(ContainerPatterns.execRun, { execId }, { timeoutMs: LONG_MS });
+  }
+
+  async execWait(execId: string): Promise<ExecView> {
+    for (;;) {
+      const v = await this.rpc.request<ExecView>(ContainerPatterns.execWait, { execId }, { timeoutMs: LONG_POLL_MS });
+      if (v.exitCode !== null) return v;
+    }
+  }
+
+  async execInspect(execId: string) {
+    const e = await this.rpc.request<ExecView>(ContainerPatterns.execInspect, { execId });
+    return {
+      ID: e.id,
+      Running: e.running,
+      ExitCode: e.exitCode,
+      ProcessConfig: { tty: e.tty, entrypoint: e.entrypoint, arguments: e.arguments, privileged: e.privileged, user: e.user },
+      OpenStdin: e.openStdin,
+      OpenStderr: e.openStderr,
+      OpenStdout: e.openStdout,
+      CanRemove: false,
+      ContainerID: e.containerId,
+      DetachKeys: e.detachKeys,
+      Pid: e.pid,
+    };
+  }
+
+  execResize(execId: string, h: number, w: number) {
+    return this.rpc.request(ContainerPatterns.execResize, { execId, h, w });
+  }
+}

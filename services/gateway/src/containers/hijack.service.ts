@@ -1,0 +1,140 @@
+import { DomainError, invalid } from '@berth/contracts';
+import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { resolveApiVersion } from '../http/api-version';
+import { statusForCode } from '../http/error-status';
+import { HttpServers } from '../http/http-servers';
+import { parseBool } from '../http/query-params';
+import { ContainersService } from './containers.service';
+import { bridge, connectShim, hijackHead, parseDetachKeys, readUpgradeBody } from './hijack';
+
+const ATTACH = /^\/containers\/([^/]+)\/attach$/;
+const EXEC_START = /^\/exec\/([^/]+)\/start$/;
+
+/**
+ * Attach and exec start, hijacked. With `Upgrade: tcp` they arrive on the raw servers' `upgrade`
+ * event (never in Nest); without it (dockerode's exec start) the route handler calls `takeover`
+ * with the request's socket. Either way the client socket is bridged to the shim's attach.sock.
+ */
+@Injectable()
+export class HijackService implements OnModuleInit {
+  private readonly logger = new Logger('hijack');
+
+  constructor(
+    private readonly servers: HttpServers,
+    private readonly containers: ContainersService,
+  ) {}
+
+  onModuleInit(): void {
+    this.servers.onUpgrade((req, socket, head) => {
+      void this.onUpgrade(req, socket, head).catch((e: unknown) => this.fail(socket, e));
+    });
+  }
+
+  private fail(socket: Duplex, e: unknown): void {
+    const err = DomainError.from(e);
+    const status = statusForCode(err.code);
+    if (status >= 500) this.logger.warn(err.message);
+    if (socket.destroyed) return;
+    const body = `${JSON.stringify({ message: err.message })}\n`;
+    socket.end(
+      `HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : status === 409 ? 'Conflict' : status === 400 ? 'Bad Request' : 'Error'}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+
+  private async onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on('error', () => undefined);
+    const { url } = resolveApiVersion(req.url ?? '/');
+    const parsed = new URL(url, 'http://docker');
+    const query = Object.fromEntries(parsed.searchParams.entries());
+    let m = ATTACH.exec(parsed.pathname);
+    if (m && req.method === 'POST') {
+      await this.attach(decodeURIComponent(m[1]!), query, socket, head, true);
+      return;
+    }
+    m = EXEC_START.exec(parsed.pathname);
+    if (m && req.method === 'POST') {
+      const { body, rest } = await readUpgradeBody(req, socket, head);
+      await this.execStart(decodeURIComponent(m[1]!), body, socket, rest, true);
+      return;
+    }
+    this.fail(socket, new DomainError('NOT_FOUND' as never, 'page not found'));
+  }
+
+  /** `POST /containers/{id}/attach`. */
+  async attach(id: string, query: Record<string, unknown>, socket: Duplex, head: Buffer, upgrade: boolean): Promise<void> {
+    const stream = parseBool(query.stream);
+    const logs = parseBool(query.logs);
+    if (!stream && !logs) throw invalid('at least one of stream or logs must be set');
+    const wantStdin = parseBool(query.stdin);
+    const wantStdout = parseBool(query.stdout);
+    const wantStderr = parseBool(query.stderr);
+    const detachKeys = parseDetachKeys(typeof query.detachKeys === 'string' ? query.detachKeys : undefined);
+    if (detachKeys === null) throw invalid(`Invalid detach keys (${String(query.detachKeys)}) provided`);
+    const info = await this.containers.attach(id);
+    if (!stream) {
+      // logs only: replay and close
+      socket.write(hijackHead(upgrade, info.tty));
+      socket.end();
+      return;
+    }
+    const { shim, rest } = await connectShim(info.attachSocket, {
+      stdin: wantStdin && info.openStdin,
+      stdout: wantStdout,
+      stderr: wantStderr,
+    });
+    socket.write(hijackHead(upgrade, info.tty));
+    await bridge(socket, shim, rest, {
+      tty: info.tty,
+      stdin: wantStdin && info.openStdin,
+      detachKeys,
+      head,
+    });
+  }
+
+  /** `POST /exec/{id}/start`. */
+  async execStart(execId: string, body: unknown, socket: Duplex, head: Buffer, upgrade: boolean): Promise<void> {
+    const b = (body && typeof body === 'object' ? body : {}) as { Detach?: boolean; Tty?: boolean };
+    const prepared = await this.containers.execPrepare(execId, typeof b.Tty === 'boolean' ? b.Tty : undefined);
+    const exec = prepared.exec;
+    const tty = typeof b.Tty === 'boolean' ? b.Tty : exec.tty;
+    if (b.Detach) {
+      await this.containers.execRun(exec.id);
+      socket.end(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 0\r\n\r\n`);
+      return;
+    }
+    const { shim, rest } = await connectShim(prepared.attachSocket, {
+      stdin: exec.openStdin,
+      stdout: exec.openStdout,
+      stderr: exec.openStderr,
+    });
+    socket.write(hijackHead(upgrade, tty));
+    const done = bridge(socket, shim, rest, {
+      tty,
+      stdin: exec.openStdin,
+      detachKeys: exec.detachKeys ? parseDetachKeys(exec.detachKeys) : null,
+      head,
+      // The exit code must be final before the client sees the stream end (it then asks /exec/{id}/json).
+      beforeClose: async () => {
+        await this.containers.execWait(exec.id);
+      },
+    });
+    try {
+      await this.containers.execRun(exec.id);
+    } catch (e) {
+      const err = DomainError.from(e);
+      const msg = `${err.message}\r\n`;
+      if (!tty) {
+        const h = Buffer.alloc(8);
+        h[0] = 2;
+        h.writeUInt32BE(Buffer.byteLength(msg), 4);
+        socket.write(Buffer.concat([h, Buffer.from(msg)]));
+      } else socket.write(msg);
+      shim.destroy();
+      socket.end();
+    }
+    await done;
+  }
+}

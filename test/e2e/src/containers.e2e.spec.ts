@@ -1,0 +1,107 @@
+/**
+ * Containers end to end: the real docker CLI against a Berth started with `berth up`, running a
+ * busybox image the test builds and serves from a loopback registry.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseReference, RegistryClient } from '@berth/oci';
+import { buildImage, buildLayer, busyboxRootfsEntries, pushImage, startTestRegistry, type TestRegistry } from '@berth/oci/dist/testing';
+import { randomSuffix } from '@berth/testing';
+import { run, startBerth, type RunningBerth } from './harness';
+
+let berth: RunningBerth;
+let reg: TestRegistry;
+let image: string;
+const client = new RegistryClient();
+
+const ids = async (args: string[]) => (await berth.docker(args)).split('\n').filter(Boolean);
+
+describe('containers through the docker CLI', { timeout: 900_000 }, () => {
+  before(async () => {
+    reg = await startTestRegistry();
+    const busybox = buildImage([await buildLayer(busyboxRootfsEntries())], {
+      config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'] },
+    });
+    image = `${reg.host}/busybox:1`;
+    await pushImage(client.repository(parseReference(image), undefined, { push: true }), busybox, '1');
+    berth = await startBerth();
+    await berth.docker(['pull', image], { timeoutMs: 120_000 });
+  }, { timeout: 300_000 });
+
+  after(async () => {
+    await berth?.stop();
+    await reg?.stop();
+    await client.close();
+  }, { timeout: 180_000 });
+
+  test('docker run --rm prints the output, propagates the exit code and leaves nothing', async () => {
+    const out = await berth.dockerResult(['run', '--rm', image, 'echo', 'hi']);
+    assert.equal(out.code, 0, out.stderr);
+    assert.equal(out.stdout, 'hi\n');
+    const three = await berth.dockerResult(['run', '--rm', image, 'sh', '-c', 'echo err >&2; exit 3']);
+    assert.equal(three.code, 3, three.stderr);
+    assert.match(three.stderr, /err/);
+    assert.deepEqual(await ids(['ps', '-aq']), []);
+  });
+
+  test('run -d --name, ps, filters, --format, inspect -f, logs, exec, stop, rm', async () => {
+    const name = `web-${randomSuffix()}`;
+    const id = (await berth.docker(['run', '-d', '--name', name, '--label', 'team=a', image, 'sh', '-c', 'echo started; exec sleep 300'])).trim();
+    assert.match(id, /^[0-9a-f]{64}$/);
+    assert.deepEqual(await ids(['ps', '-q', '--no-trunc']), [id]);
+    assert.deepEqual(await ids(['ps', '--filter', `name=${name}`, '--format', '{{.Names}} {{.Status}}']).then((l) => l.map((x) => x.replace(/Up .*/, 'Up'))), [`${name} Up`]);
+    assert.deepEqual(await ids(['ps', '-q', '--filter', 'label=team=b']), []);
+    assert.equal((await berth.docker(['inspect', '-f', '{{.State.Running}} {{.Name}}', name])).trim(), `true /${name}`);
+    let logs = '';
+    for (let i = 0; i < 50 && !logs.includes('started'); i++) {
+      logs = await berth.docker(['logs', name]);
+      if (!logs.includes('started')) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(logs, 'started\n');
+    const exec = await berth.dockerResult(['exec', name, 'sh', '-c', 'echo in-$HOSTNAME; exit 4']);
+    assert.equal(exec.code, 4, exec.stderr);
+    assert.equal(exec.stdout, `in-${id.slice(0, 12)}\n`);
+    const dup = await berth.dockerResult(['run', '-d', '--name', name, image, 'true']);
+    assert.notEqual(dup.code, 0);
+    assert.match(dup.stderr, /already in use/);
+    await berth.docker(['stop', '-t', '1', name]);
+    assert.match((await berth.docker(['ps', '-a', '--filter', `name=${name}`, '--format', '{{.Status}}'])).trim(), /^Exited \(137\)/);
+    assert.equal((await berth.docker(['wait', name])).trim(), '137');
+    await berth.docker(['rm', name]);
+    assert.deepEqual(await ids(['ps', '-aq']), []);
+  });
+
+  test('docker run -it under a pty, exit code from the shell', async () => {
+    const cmd = `${['docker', '-H', `unix://${berth.socket}`, 'run', '-it', '--rm', image, 'sh', '-c', '"tty; exit 5"'].join(' ')}`;
+    const r = await run('script', ['-qec', cmd, '/dev/null'], { ...berth.env, DOCKER_CONFIG: `${berth.dir}/docker-config` }, { timeoutMs: 60_000 });
+    assert.equal(r.code, 5, r.stdout + r.stderr);
+    assert.match(r.stdout, /\/dev\/(pts\/\d+|console)/);
+  });
+
+  test('kill, restart, rm -f', async () => {
+    const id = (await berth.docker(['run', '-d', image, 'sleep', '300'])).trim();
+    // PID 1 ignores TERM unless it handles it (as with Docker): the default KILL ends it.
+    await berth.docker(['kill', id]);
+    assert.equal((await berth.docker(['wait', id], { timeoutMs: 30_000 })).trim(), '137');
+    await berth.docker(['restart', '-t', '0', id]);
+    assert.equal((await berth.docker(['inspect', '-f', '{{.State.Status}}', id])).trim(), 'running');
+    await berth.docker(['rm', '-f', id]);
+    assert.deepEqual(await ids(['ps', '-aq']), []);
+  });
+
+  test('bad input is a 400 with a clear message, and nothing is created', async () => {
+    const spaces = await berth.dockerResult(['create', '--name', 'has space', image]);
+    assert.notEqual(spaces.code, 0);
+    assert.match(spaces.stderr, /Invalid container name/);
+    const mem = await berth.dockerResult(['run', '-d', '--memory-reservation', '-5', image, 'true']);
+    assert.notEqual(mem.code, 0);
+    const missing = await berth.dockerResult(['create', `${reg.host}/nope:1`]);
+    assert.notEqual(missing.code, 0);
+    const id = (await berth.docker(['run', '-d', image, 'sleep', '300'])).trim();
+    const sig = await berth.dockerResult(['kill', '-s', 'NOPE', id]);
+    assert.notEqual(sig.code, 0);
+    assert.match(sig.stderr, /Invalid signal/);
+    await berth.docker(['rm', '-f', id]);
+    assert.deepEqual(await ids(['ps', '-aq']), []);
+  });
+});
