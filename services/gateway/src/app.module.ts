@@ -8,6 +8,7 @@ import { RpcModule } from './rpc/rpc.module';
 import { SYSTEM_IDENTITY, type SystemIdentity } from './system/system-identity';
 import { SystemModule } from './system/system.module';
 import { VolumesModule } from './volumes/volumes.module';
+import { ContainersModule } from './containers/containers.module';
 import { ImagesModule } from './images/images.module';
 import { NetworksModule } from './networks/networks.module';
 
@@ -39,6 +40,7 @@ export class AppModule {
         EventsModule,
         SystemModule,
         VolumesModule,
+        ContainersModule,
         ImagesModule,
         NetworksModule,
       ],

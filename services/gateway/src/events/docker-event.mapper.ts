@@ -1,6 +1,7 @@
 import type { EventEnvelope, ImageEvent, NetworkEvent, VolumeEvent } from '@berth/contracts';
 import type { EventType } from '@berth/docker-api';
 import type { DockerEventRecord } from './docker-event';
+import { containerTranslations } from '../containers/container-events';
 
 type Translation = {
   readonly type: EventType;
@@ -76,6 +77,7 @@ const imageTranslations: { [K in ImageEvent['type']]: Translator<Extract<ImageEv
 
 export const DOCKER_EVENT_TRANSLATIONS: Readonly<Record<string, Translator<never>>> = {
   ...volumeTranslations,
+  ...containerTranslations,
   ...imageTranslations,
   ...networkTranslations,
 } as Record<string, Translator<never>>;
