@@ -21,6 +21,8 @@ if [[ ! -f $cache/layer.tar.gz ]]; then
   rm -rf "$cache/rootfs"
   echo "building a minbase bookworm rootfs (once; a few minutes)" >&2
   debootstrap --variant=minbase bookworm "$cache/rootfs" >"$cache/debootstrap.log" 2>&1
+  # What a published base image drops: the downloaded packages and apt lists.
+  rm -rf "$cache/rootfs"/var/cache/apt/archives/*.deb "$cache/rootfs"/var/lib/apt/lists/*
   tar -C "$cache/rootfs" --numeric-owner --xattrs -cf "$cache/layer.tar" .
   gzip -6 -n -c "$cache/layer.tar" >"$cache/layer.tar.gz.tmp"
   mv "$cache/layer.tar.gz.tmp" "$cache/layer.tar.gz"
@@ -32,7 +34,14 @@ cleanup() {
   set +e
   [[ -n ${berth_env:-} ]] && env $berth_env "$root/berth" down >/dev/null 2>&1
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  if [[ -n ${ref_started:-} ]]; then kill "$(cat /tmp/ref/docker.pid)" 2>/dev/null; sleep 2; rm -rf /tmp/ref; fi
+  if [[ -n ${ref_started:-} ]]; then
+    ref_pid=$(cat /tmp/ref/docker.pid 2>/dev/null)
+    kill "$ref_pid" 2>/dev/null
+    for _ in $(seq 150); do kill -0 "$ref_pid" 2>/dev/null || break; sleep 0.1; done
+    # dockerd bind-mounts its data root onto itself.
+    grep -o ' /tmp/ref[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l
+    rm -rf /tmp/ref
+  fi
   [[ -n ${db:-} ]] && psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1
   [[ -n ${ns:-} ]] && redis-cli --scan --pattern "$ns:*" | xargs -r redis-cli del >/dev/null 2>&1
   rm -rf "$work"
