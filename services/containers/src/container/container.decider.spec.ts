@@ -1,0 +1,73 @@
+import { type ContainerCreatedData, type ContainerEvent, type DomainError, ErrorCode, ZERO_TIME } from '@berth/contracts';
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { type ContainerCommand, decide, fold } from './container.decider';
+
+const data = (over: Partial<ContainerCreatedData> = {}): ContainerCreatedData => ({
+  id: 'a'.repeat(64),
+  name: 'web',
+  created: '2024-01-01T00:00:00Z',
+  image: 'busybox',
+  imageId: 'sha256:x',
+  path: 'sh',
+  args: [],
+  config: { Image: 'busybox' },
+  hostConfig: {},
+  mounts: [],
+  logPath: '/l',
+  layerDirs: [],
+  ...over,
+});
+const code = (fn: () => unknown) => {
+  try {
+    fn();
+  } catch (e) {
+    return (e as DomainError).code;
+  }
+  return 'no error';
+};
+const given = (...commands: ContainerCommand[]) =>
+  commands.reduce<ContainerEvent[]>((events, c) => [...events, ...decide(c, fold(events))], []);
+const started: ContainerCommand = { type: 'RecordStarted', pid: 7, startedAt: '2024-01-01T00:00:01Z', restart: false };
+
+describe('container decider', () => {
+  it('given nothing, when created, then ContainerCreated in state created', () => {
+    const events = given({ type: 'Create', data: data() });
+    assert.deepEqual(events.map((e) => e.type), ['ContainerCreated']);
+    assert.equal(fold(events)!.status, 'created');
+    assert.equal(fold(events)!.startedAt, ZERO_TIME);
+  });
+
+  it('refuses names with spaces with Docker wording', () => {
+    assert.throws(() => decide({ type: 'Create', data: data({ name: 'has space' }) }, null), /Invalid container name \(has space\)/);
+  });
+
+  it('start of a running container is 304; exit of another run is ignored; exit counts', () => {
+    const events = given({ type: 'Create', data: data() }, started);
+    assert.equal(code(() => decide({ type: 'CheckStart' }, fold(events))), ErrorCode.NotModified);
+    const stale = { type: 'RecordExited', exitCode: 1, oomKilled: false, finishedAt: 'x', startedAt: 'other', restarting: false, byUser: false } as const;
+    assert.deepEqual(decide(stale, fold(events)), []);
+    const exited = [...events, ...decide({ ...stale, startedAt: '2024-01-01T00:00:01Z' }, fold(events))];
+    assert.equal(fold(exited)!.status, 'exited');
+    assert.equal(fold(exited)!.exitCount, 1);
+    assert.deepEqual(decide({ ...stale, startedAt: '2024-01-01T00:00:01Z' }, fold(exited)), [], 'redelivered exit');
+  });
+
+  it('a restart policy exit goes to restarting; rm of a running container needs force', () => {
+    const events = given({ type: 'Create', data: data() }, started);
+    assert.equal(code(() => decide({ type: 'BeginRemoval', force: false }, fold(events))), ErrorCode.Conflict);
+    const r = decide(
+      { type: 'RecordExited', exitCode: 1, oomKilled: false, finishedAt: 'x', startedAt: '', restarting: true, byUser: false },
+      fold(events),
+    );
+    assert.deepEqual(r.map((e) => e.type), ['ContainerExited', 'ContainerRestarting']);
+    assert.equal(fold([...events, ...r])!.status, 'restarting');
+    assert.equal(fold([...events, ...r])!.restartCount, 1);
+  });
+
+  it('removal ends the stream state', () => {
+    const events = given({ type: 'Create', data: data() }, { type: 'BeginRemoval', force: false }, { type: 'RecordRemoved' });
+    assert.deepEqual(events.map((e) => e.type), ['ContainerCreated', 'ContainerRemovalStarted', 'ContainerRemoved']);
+    assert.equal(fold(events), null);
+  });
+});
