@@ -31,7 +31,7 @@ import { randomBytes } from 'node:crypto';
 import { matchContainer } from './container-filters';
 import { generateName } from './names';
 import { mergeEnv, normalizeCreate, resourcesOf, runtimeSpecOf } from './container-spec';
-import type { ContainerState } from './container.decider';
+import { type ContainerState, validateContainerName } from './container.decider';
 import { ContainerRegistry } from './container.registry';
 import { toContainerView } from './container-view';
 import { RuntimeAdapter } from './runtime.adapter';
@@ -89,6 +89,7 @@ export class ContainersService {
       do name = generateName();
       while (this.registry.nameTaken(name));
     }
+    validateContainerName(name);
     const normalized = normalizeCreate(req.config ?? {}, req.hostConfig ?? {}, req.image, req.volumeMountpoints ?? {});
     const release = this.registry.reserve(name, id);
     try {
