@@ -53,7 +53,7 @@ apt_install() { # apt_install pkg...: installs those that are missing
   as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 }
 
-base_pkgs=(build-essential g++ make python3 libseccomp-dev pkg-config iproute2 nftables)
+base_pkgs=(build-essential g++ make python3 libseccomp-dev libjson-c-dev libarchive-dev libcap-dev pkg-config iproute2 nftables attr)
 test_pkgs=(docker-registry apache2-utils busybox-static crun runc skopeo tmux)
 apt_install "${base_pkgs[@]}"
 if [[ $mode == test ]]; then

@@ -9,8 +9,8 @@ import { SYSTEM_IDENTITY, type SystemIdentity } from './system/system-identity';
 import { SystemModule } from './system/system.module';
 import { VolumesModule } from './volumes/volumes.module';
 import { ContainersModule } from './containers/containers.module';
-import { ImagesModule } from './images/images.module';
 import { NetworksModule } from './networks/networks.module';
+import { ImagesModule } from './images/images.module';
 
 @Global()
 @Module({})
@@ -41,8 +41,8 @@ export class AppModule {
         SystemModule,
         VolumesModule,
         ContainersModule,
-        ImagesModule,
         NetworksModule,
+        ImagesModule,
       ],
     };
   }
