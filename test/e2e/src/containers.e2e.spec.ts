@@ -104,4 +104,16 @@ describe('containers through the docker CLI', { timeout: 900_000 }, () => {
     await berth.docker(['rm', '-f', id]);
     assert.deepEqual(await ids(['ps', '-aq']), []);
   });
+
+  test('rmi refuses an image a container uses (409) unless forced away from the container', async () => {
+    const id = (await berth.docker(['create', image, 'true'])).trim();
+    const refused = await berth.dockerResult(['rmi', image]);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /conflict: unable to remove repository reference .* \(must force\) - container [0-9a-f]{12} is using its referenced image/);
+    const imageId = (await berth.docker(['image', 'inspect', '-f', '{{.Id}}', image])).trim();
+    const byId = await berth.dockerResult(['rmi', imageId]);
+    assert.match(byId.stderr, /image is being used by stopped container/);
+    assert.match(await berth.docker(['images', '-q']), /[0-9a-f]{12}/, 'the image is still there');
+    await berth.docker(['rm', id]);
+  });
 });

@@ -1,4 +1,7 @@
 import {
+  ContainerImageUsersPattern,
+  type ContainerImageUsersReply,
+  type ContainerImageUsersRequest,
   ContainerPatterns,
   type ContainerRefRequest,
   type ContainersSummary,
@@ -166,6 +169,18 @@ export class ContainersController {
   @MessagePattern(ContainerPatterns.execWait)
   execWait(@Payload() req: ExecRefRequest) {
     return this.containers.execWait(req.execId);
+  }
+
+  /** Asked before `rmi` / `image prune`: which containers use these images (all when none given). */
+  @MessagePattern(ContainerImageUsersPattern)
+  imageUsers(@Payload() req: ContainerImageUsersRequest): ContainerImageUsersReply {
+    const wanted = new Set(req?.imageIds ?? []);
+    return {
+      containers: this.registry
+        .all()
+        .filter((c) => wanted.size === 0 || wanted.has(c.imageId))
+        .map((c) => ({ id: c.id, imageId: c.imageId, running: c.status === 'running' || c.status === 'paused' || c.status === 'restarting' })),
+    };
   }
 
   @MessagePattern(SystemPatterns.summary('containers'))

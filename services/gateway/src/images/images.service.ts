@@ -60,14 +60,13 @@ export class ImagesService {
     await this.rpc.request(ImagePatterns.tag, { source, repo, ...(tag ? { tag } : {}) });
   }
 
-  /** Containers using images, from the containers service; none when it does not answer. */
+  /**
+   * Containers using images, from the containers service. Fails closed: if it cannot answer, nothing is
+   * deleted (an image in use must never lose its layers).
+   */
   private async users(imageIds: string[]): Promise<ContainerImageUsersReply['containers']> {
-    try {
-      const r = await this.rpc.request<ContainerImageUsersReply>(ContainerImageUsersPattern, { imageIds }, { timeoutMs: 3000 });
-      return r?.containers ?? [];
-    } catch {
-      return [];
-    }
+    const r = await this.rpc.request<ContainerImageUsersReply>(ContainerImageUsersPattern, { imageIds }, { timeoutMs: 5000 });
+    return r?.containers ?? [];
   }
 
   async remove(name: string, force: boolean, noprune: boolean): Promise<RemoveImageReply> {
