@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { loadConfig, type BerthConfig } from '@berth/config';
+import type { BerthConfig } from '@berth/config';
 import {
   type DomainError,
   ErrorCode,
@@ -13,69 +13,37 @@ import {
 import { RedisRpcClient } from '@berth/messaging';
 import { parseReference, RegistryClient } from '@berth/oci';
 import { buildImage, buildLayer, busyboxRootfsEntries, maliciousEntries, pushImage, startTestRegistry, type TestRegistry } from '@berth/oci/dist/testing';
-import { rebuild, runDomainService, type RunningService } from '@berth/service-kit';
-import { createTempDir, createTestDatabase, createTestNamespace } from '@berth/testing';
+import { rebuild } from '@berth/service-kit';
+import { startTestNode, type TestNode } from '@berth/service-kit/dist/testing';
+import type { TestNamespace } from '@berth/testing';
 import Redis from 'ioredis';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { imagesService } from './definition';
 
 describe('images service (real registry, Postgres, Redis, executor host)', { timeout: 300_000 }, () => {
-  const ns = createTestNamespace();
-  const dir = createTempDir();
-  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let node: TestNode;
   let config: BerthConfig;
-  let service: RunningService;
-  let executor: ChildProcess;
   let rpc: RedisRpcClient;
+  let ns: TestNamespace;
   let reg: TestRegistry;
   let tokenReg: TestRegistry;
   const client = new RegistryClient();
 
   before(async () => {
-    db = await createTestDatabase();
     reg = await startTestRegistry();
     tokenReg = await startTestRegistry({ auth: 'token' });
-    const file = join(dir.path, 'berth.json');
-    writeFileSync(
-      file,
-      JSON.stringify({
-        'data-root': join(dir.path, 'root'),
-        hosts: [`unix://${join(dir.path, 'docker.sock')}`],
-        postgres: db.url,
-        redis: ns.redisUrl,
-        namespace: ns.namespace,
-        'node-id': 'test-node',
-        'log-level': 'warn',
-      }),
-    );
-    config = loadConfig({ BERTH_CONFIG: file });
-    executor = spawn(process.execPath, [join(__dirname, '../../../executor-native/dist/main.js')], {
-      env: { ...process.env, BERTH_CONFIG: file },
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
-    service = await runDomainService(imagesService, config);
-    rpc = new RedisRpcClient({ redisUrl: ns.redisUrl, namespace: ns.namespace, defaultTimeoutMs: 60_000 });
-    await rpc.connect();
+    node = await startTestNode(imagesService, { rpcTimeoutMs: 60_000 });
+    ({ config, rpc, ns } = node);
   });
 
   after(async () => {
-    await rpc?.close();
-    await service?.close();
-    if (executor && executor.exitCode === null) {
-      executor.kill('SIGTERM');
-      await once(executor, 'exit');
-    }
+    await node?.stop();
     await client.close();
     await reg?.stop();
     await tokenReg?.stop();
-    await db?.drop();
-    await ns.cleanup();
-    dir.remove();
   });
 
   const layers = () => {
