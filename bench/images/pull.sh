@@ -3,7 +3,7 @@
 # from a local docker-registry: Berth side by side with the engine at DOCKER_HOST (when set).
 #
 #   bench/images/pull.sh            # Berth only
-#   DOCKER_HOST=unix:///tmp/ref/docker.sock bench/images/pull.sh
+#   DOCKER_HOST=unix:///tmp/ref/docker.sock bench/images/pull.sh   # an engine already running
 #   REF_DOCKERD=1 bench/images/pull.sh   # starts a throw-away reference dockerd itself, stops it after
 #
 # The rootfs and the gzip layer are built once and cached under /var/tmp/berth-bench-images.
@@ -29,18 +29,21 @@ if [[ ! -f $cache/layer.tar.gz ]]; then
 fi
 
 work=$(mktemp -d /tmp/berth-bench-pull.XXXXXX)
+# The throw-away reference dockerd lives in its own directory: never /tmp/ref, where a developer's
+# long-running reference engine may be.
+ref="$work/ref"
 pids=()
 cleanup() {
   set +e
   [[ -n ${berth_env:-} ]] && env $berth_env "$root/berth" down >/dev/null 2>&1
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
   if [[ -n ${ref_started:-} ]]; then
-    ref_pid=$(cat /tmp/ref/docker.pid 2>/dev/null)
+    ref_pid=$(cat "$ref/docker.pid" 2>/dev/null)
     kill "$ref_pid" 2>/dev/null
     for _ in $(seq 150); do kill -0 "$ref_pid" 2>/dev/null || break; sleep 0.1; done
     # dockerd bind-mounts its data root onto itself.
-    grep -o ' /tmp/ref[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l
-    rm -rf /tmp/ref
+    grep -o " $ref/[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l
+    rm -rf "$ref"
   fi
   [[ -n ${db:-} ]] && psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1
   [[ -n ${ns:-} ]] && redis-cli --scan --pattern "$ns:*" | xargs -r redis-cli del >/dev/null 2>&1
@@ -112,12 +115,12 @@ berth_median=$(printf '%s\n' "${berth_times[@]}" | median)
 
 # 4. The reference engine.
 if [[ -n ${REF_DOCKERD:-} && -z ${DOCKER_HOST:-} ]]; then
-  mkdir -p /tmp/ref
-  dockerd --data-root /tmp/ref/root --exec-root /tmp/ref/exec -H unix:///tmp/ref/docker.sock --pidfile /tmp/ref/docker.pid \
-    --iptables=false --ip-masq=false --bridge=none --insecure-registry "127.0.0.1:$port" >/tmp/ref/dockerd.log 2>&1 &
+  mkdir -p "$ref"
+  dockerd --data-root "$ref/root" --exec-root "$ref/exec" -H "unix://$ref/docker.sock" --pidfile "$ref/docker.pid" \
+    --iptables=false --ip-masq=false --bridge=none --insecure-registry "127.0.0.1:$port" >"$ref/dockerd.log" 2>&1 &
   ref_started=1
-  for _ in $(seq 100); do "$docker_cli" -H unix:///tmp/ref/docker.sock version >/dev/null 2>&1 && break; sleep 0.2; done
-  export DOCKER_HOST=unix:///tmp/ref/docker.sock
+  for _ in $(seq 100); do "$docker_cli" -H "unix://$ref/docker.sock" version >/dev/null 2>&1 && break; sleep 0.2; done
+  export DOCKER_HOST="unix://$ref/docker.sock"
 fi
 printf 'docker pull %s (%s runs, empty store each time)\n' "$image" "$runs"
 printf '  berth   : median %.2f s  (%s)\n' "$berth_median" "${berth_times[*]}"
