@@ -2,11 +2,12 @@ import { Module } from '@nestjs/common';
 import { ContainerRegistry } from './container/container.registry';
 import { ContainersController } from './container/containers.controller';
 import { ContainersService } from './container/containers.service';
+import { NetworkAdapter } from './container/network.adapter';
 import { ObservationsConsumer } from './container/observations.consumer';
 import { RuntimeAdapter } from './container/runtime.adapter';
 
 @Module({
   controllers: [ContainersController],
-  providers: [ContainerRegistry, ContainersService, RuntimeAdapter, ObservationsConsumer],
+  providers: [ContainerRegistry, ContainersService, RuntimeAdapter, NetworkAdapter, ObservationsConsumer],
 })
 export class ContainersModule {}

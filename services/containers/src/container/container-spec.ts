@@ -239,6 +239,27 @@ export function resourcesOf(h: HostConfig): ContainerResources {
   return r;
 }
 
+/** The network a NetworkMode puts the container on (`default` is `bridge`); null for `container:<x>`. */
+export function primaryNetworkOf(mode: string | undefined): string | null {
+  const m = mode || 'default';
+  if (m.startsWith('container:')) return null;
+  return m === 'default' ? 'bridge' : m;
+}
+
+/** Docker's `NetworkingConfig.EndpointsConfig` entries as create received them: network -> aliases, IPv4. */
+export function endpointsConfigOf(networkingConfig: Record<string, unknown> | null | undefined): {
+  network: string;
+  aliases: string[];
+  ipv4?: string;
+}[] {
+  const raw = (networkingConfig?.EndpointsConfig ?? {}) as Record<string, { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null } | null>;
+  return Object.entries(raw).map(([network, e]) => ({
+    network: network === 'default' ? 'bridge' : network,
+    aliases: (e?.Aliases ?? []).filter((a) => typeof a === 'string' && a),
+    ...(e?.IPAMConfig?.IPv4Address ? { ipv4: e.IPAMConfig.IPv4Address } : {}),
+  }));
+}
+
 export function networkNamespaceOf(mode: string): ContainerNetworkNamespace {
   if (mode === 'host') return { mode: 'host' };
   if (mode === 'none') return { mode: 'none' };

@@ -3,6 +3,7 @@ import {
   type AttachReply,
   conflict,
   containerPaths,
+  type ContainerRuntimeSpec,
   type ContainerView,
   type CreateContainerReply,
   type CreateContainerRequest,
@@ -30,11 +31,14 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { matchContainer } from './container-filters';
 import { generateName } from './names';
-import { mergeEnv, normalizeCreate, resourcesOf, runtimeSpecOf } from './container-spec';
+import { endpointsConfigOf, mergeEnv, normalizeCreate, primaryNetworkOf, resourcesOf, runtimeSpecOf } from './container-spec';
 import { type ContainerState, validateContainerName } from './container.decider';
 import { ContainerRegistry } from './container.registry';
 import { toContainerView } from './container-view';
+import { NetworkAdapter } from './network.adapter';
 import { RuntimeAdapter } from './runtime.adapter';
+
+const PREDEFINED_NETWORKS = new Set(['bridge', 'host', 'none']);
 
 /** How long one wait long poll lasts before it answers `pending` (the gateway asks again). */
 const WAIT_POLL_MS = 5 * 60_000;
@@ -46,8 +50,8 @@ const WAIT_POLL_MS = 5 * 60_000;
 @Injectable()
 export class ContainersService {
   private readonly logger = new Logger('containers');
-  /** containers whose shim for the next run exists (created, waiting for start) */
-  private readonly shimReady = new Set<string>();
+  /** containers whose shim for the next run exists (created, waiting for start) -> its init's pid */
+  private readonly shimReady = new Map<string, number>();
   /** user-driven stops in flight: their exit must not trigger the restart policy */
   private readonly stopping = new Set<string>();
   private readonly restartTimers = new Map<string, NodeJS.Timeout>();
@@ -55,6 +59,7 @@ export class ContainersService {
   constructor(
     private readonly registry: ContainerRegistry,
     private readonly runtime: RuntimeAdapter,
+    private readonly network: NetworkAdapter,
     @Inject(BERTH_CONFIG) private readonly config: BerthConfig,
   ) {}
 
@@ -91,6 +96,10 @@ export class ContainersService {
     }
     validateContainerName(name);
     const normalized = normalizeCreate(req.config ?? {}, req.hostConfig ?? {}, req.image, req.volumeMountpoints ?? {});
+    const mode = normalized.hostConfig.NetworkMode || 'default';
+    const primary = primaryNetworkOf(mode);
+    if (primary === null) this.registry.resolve(mode.slice('container:'.length));
+    else if (!PREDEFINED_NETWORKS.has(primary)) await this.network.inspect(primary);
     const release = this.registry.reserve(name, id);
     try {
       await this.runtime.prepare(id, req.image.layerDirs);
@@ -123,6 +132,10 @@ export class ContainersService {
     } finally {
       release();
     }
+    // Leases from create on (aliases and addresses as NetworkingConfig asks); ports are published at start.
+    await this.allocateEndpoints(id, name, primary, req.networkingConfig).catch((e: Error) =>
+      this.logger.warn(`networks of ${id.slice(0, 12)}: ${e.message}`),
+    );
     // The shim exists from create on, so a client can attach before start (docker run does).
     // A failure here is reported by start, which tries again.
     const state = this.registry.get(id)!;
@@ -130,10 +143,68 @@ export class ContainersService {
     return { id, warnings: normalized.warnings };
   }
 
-  private async ensureShim(state: ContainerState): Promise<void> {
-    if (this.shimReady.has(state.id)) return;
-    await this.runtime.create(state.id, runtimeSpecOf(state));
-    this.shimReady.add(state.id);
+  private async allocateEndpoints(id: string, name: string, primary: string | null, networkingConfig: Record<string, unknown> | null | undefined) {
+    if (primary === null) return;
+    const wanted = endpointsConfigOf(networkingConfig);
+    const own = wanted.find((e) => e.network === primary);
+    await this.network.connect({ containerId: id, containerName: name, network: primary, aliases: own?.aliases ?? [], ...(own?.ipv4 ? { ipv4: own.ipv4 } : {}), publish: false });
+    if (primary === 'host' || primary === 'none') return;
+    for (const e of wanted) {
+      if (e.network === primary) continue;
+      await this.network.connect({ containerId: id, containerName: name, network: e.network, aliases: e.aliases, ...(e.ipv4 ? { ipv4: e.ipv4 } : {}), publish: false });
+    }
+  }
+
+  /** Spawns the shim of the next run (waiting before execve); returns its init's pid. */
+  private async ensureShim(state: ContainerState): Promise<number> {
+    const ready = this.shimReady.get(state.id);
+    if (ready !== undefined) return ready;
+    const { pid } = await this.runtime.create(state.id, await this.runSpecOf(state));
+    this.shimReady.set(state.id, pid);
+    return pid;
+  }
+
+  /** The runtime spec plus what the network decides: the netns to join, the container's own /etc/hosts lines. */
+  private async runSpecOf(state: ContainerState): Promise<ContainerRuntimeSpec> {
+    const spec = runtimeSpecOf(state);
+    const mode = state.hostConfig.NetworkMode || 'default';
+    const primary = primaryNetworkOf(mode);
+    if (primary === null) {
+      const other = this.registry.resolve(mode.slice('container:'.length));
+      if (other.status !== 'running' && other.status !== 'paused') {
+        throw conflict(`cannot join network namespace of a non running container: ${other.id}`);
+      }
+      return { ...spec, networkNamespace: { mode: 'join', path: `/proc/${other.pid}/ns/net` } };
+    }
+    if (primary === 'host') return spec;
+    await this.network.connect({ containerId: state.id, containerName: state.name, network: primary, publish: false });
+    const own = (await this.network.endpoints(state.id))
+      .filter((e) => e.driver === 'bridge' && e.ip)
+      .map((e) => ({ address: e.ip, hostnames: [spec.hostname] }));
+    return { ...spec, hostsEntries: [...(spec.hostsEntries ?? []), ...own] };
+  }
+
+  /** Between container.create and container.start: endpoints into the netns, ports published. */
+  private async attachNetwork(c: ContainerState, pid: number): Promise<void> {
+    const primary = primaryNetworkOf(c.hostConfig.NetworkMode);
+    if (primary === null) return;
+    await this.network.attach({
+      containerId: c.id,
+      containerName: c.name,
+      pid,
+      primary: {
+        network: primary,
+        portBindings: c.hostConfig.PortBindings ?? {},
+        exposedPorts: c.config.ExposedPorts ?? {},
+        publishAll: !!c.hostConfig.PublishAllPorts,
+      },
+    });
+  }
+
+  /** The run is over: its ports and veths go (leases stay until removal). Never fails the caller. */
+  private async networkStopped(c: ContainerState): Promise<void> {
+    if (primaryNetworkOf(c.hostConfig.NetworkMode) === null) return;
+    await this.network.stopped(c.id).catch((e: Error) => this.logger.warn(`network stop of ${c.id.slice(0, 12)}: ${e.message}`));
   }
 
   // ---- start / stop / kill / restart -----------------------------------------------------------
@@ -143,8 +214,8 @@ export class ContainersService {
     this.registry.check(c.id, { type: 'CheckStart' });
     if (!restart) this.cancelRestart(c.id);
     try {
-      await this.ensureShim(c);
-      // Network hook: the network service attaches endpoints here (pid known, before execve).
+      const pid = await this.ensureShim(c);
+      await this.attachNetwork(c, pid);
       const started = await this.runtime.start(c.id);
       this.shimReady.delete(c.id);
       await this.registry.record(c.id, { type: 'RecordStarted', pid: started.pid, startedAt: started.startedAt, restart }, actor);
@@ -152,6 +223,7 @@ export class ContainersService {
       this.shimReady.delete(c.id);
       const error = DomainError.from(e);
       if (error.code === ErrorCode.NotModified) throw error;
+      await this.networkStopped(c);
       const exitCode = /not found|no such file/i.test(error.message) ? 127 : /permission denied/i.test(error.message) ? 126 : 128;
       await this.registry
         .record(c.id, { type: 'RecordStartFailed', error: error.message, exitCode, at: new Date().toISOString() }, actor)
@@ -243,6 +315,7 @@ export class ContainersService {
     );
     if (events.length === 0) return;
     this.shimReady.delete(id);
+    await this.networkStopped(c);
     if (restarting) {
       const after = this.registry.get(id)!;
       const delay = Math.min(100 * 2 ** Math.max(0, after.restartCount - 1), 60_000);
@@ -378,6 +451,9 @@ export class ContainersService {
     }
     await this.runtime.remove(c.id);
     this.shimReady.delete(c.id);
+    if (primaryNetworkOf(c.hostConfig.NetworkMode) !== null) {
+      await this.network.disconnectAll(c.id).catch((e: Error) => this.logger.warn(`network release of ${c.id.slice(0, 12)}: ${e.message}`));
+    }
     await this.registry.record(c.id, { type: 'RecordRemoved' }, actor);
   }
 

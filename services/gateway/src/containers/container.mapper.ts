@@ -1,4 +1,5 @@
-import { type ContainerConfig, type ContainerView, type HostConfig, invalid, ZERO_TIME } from '@berth/contracts';
+import { type ContainerConfig, type ContainerView, type HostConfig, invalid, type NetworkEndpoint, ZERO_TIME } from '@berth/contracts';
+import { toDockerEndpointSettings, toDockerPortMap } from '../networks/network.mapper';
 
 /** Docker's human `Status` column: `Up 4 seconds`, `Exited (0) 2 minutes ago`, `Created`. */
 export function humanStatus(v: ContainerView, now = Date.now()): string {
@@ -42,8 +43,28 @@ export function humanDuration(ms: number): string {
   return `${Math.floor(hours / 24 / 365)} years`;
 }
 
-function ports(v: ContainerView) {
+/** Docker shows an all-addresses binding as 0.0.0.0. */
+const publishedPorts = (endpoints: readonly NetworkEndpoint[]) =>
+  Object.fromEntries(
+    Object.entries(toDockerPortMap(endpoints)).map(([k, list]) => [k, list.map((b) => ({ HostIp: b.HostIp || '0.0.0.0', HostPort: b.HostPort }))]),
+  );
+
+const isUp = (v: ContainerView) => v.state.status === 'running' || v.state.status === 'paused' || v.state.status === 'restarting';
+
+function ports(v: ContainerView, endpoints?: readonly NetworkEndpoint[]) {
   const out: { IP?: string; PrivatePort: number; PublicPort?: number; Type: string }[] = [];
+  if (endpoints) {
+    // What the network service published for the running process (HostPort 0 resolved), then the rest exposed.
+    if (!isUp(v)) return out;
+    const published = publishedPorts(endpoints);
+    for (const key of Object.keys({ ...(v.config.ExposedPorts ?? {}), ...published })) {
+      const [port, type = 'tcp'] = key.split('/');
+      const b = published[key];
+      if (b?.length) for (const x of b) out.push({ IP: x.HostIp || '0.0.0.0', PrivatePort: Number(port), PublicPort: Number(x.HostPort), Type: type });
+      else out.push({ PrivatePort: Number(port), Type: type });
+    }
+    return out;
+  }
   const bindings = v.hostConfig.PortBindings ?? {};
   for (const key of Object.keys({ ...(v.config.ExposedPorts ?? {}), ...bindings })) {
     const [port, type = 'tcp'] = key.split('/');
@@ -72,9 +93,22 @@ function mountsOf(v: ContainerView) {
   }));
 }
 
-function networks(v: ContainerView) {
+/** `NetworkSettings.Networks` from the container's endpoints; addresses only while a process runs (as Docker). */
+function networksOf(v: ContainerView, endpoints: readonly NetworkEndpoint[]) {
+  const out: Record<string, ReturnType<typeof toDockerEndpointSettings>> = {};
+  for (const e of endpoints) {
+    const full = toDockerEndpointSettings(e, v.name);
+    out[e.networkName] = isUp(v)
+      ? full
+      : { ...full, EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, MacAddress: '', DNSNames: full.DNSNames };
+  }
+  return out;
+}
+
+function networks(v: ContainerView, endpoints?: readonly NetworkEndpoint[]) {
   const mode = v.hostConfig.NetworkMode ?? 'default';
   if (mode.startsWith('container:')) return {};
+  if (endpoints?.length) return networksOf(v, endpoints);
   return {
     [networkName(mode)]: {
       IPAMConfig: null,
@@ -97,7 +131,7 @@ function networks(v: ContainerView) {
 }
 
 /** `GET /containers/json` entries. */
-export function toContainerSummary(v: ContainerView, now = Date.now()) {
+export function toContainerSummary(v: ContainerView, now = Date.now(), endpoints?: readonly NetworkEndpoint[]) {
   return {
     Id: v.id,
     Names: [`/${v.name}`],
@@ -105,20 +139,22 @@ export function toContainerSummary(v: ContainerView, now = Date.now()) {
     ImageID: v.imageId,
     Command: [v.path, ...v.args].map((a) => (/\s/.test(a) ? `"${a}"` : a)).join(' '),
     Created: Math.floor(Date.parse(v.created) / 1000),
-    Ports: ports(v),
+    Ports: ports(v, endpoints),
     Labels: v.config.Labels ?? {},
     State: v.state.status,
     Status: humanStatus(v, now),
     HostConfig: { NetworkMode: v.hostConfig.NetworkMode ?? 'default' },
-    NetworkSettings: { Networks: networks(v) },
+    NetworkSettings: { Networks: networks(v, endpoints) },
     Mounts: mountsOf(v),
   };
 }
 
 /** `GET /containers/{id}/json`. */
-export function toContainerInspect(v: ContainerView) {
+export function toContainerInspect(v: ContainerView, endpoints?: readonly NetworkEndpoint[]) {
   const s = v.state;
   const up = s.status === 'running' || s.status === 'paused' || s.status === 'restarting';
+  // Docker fills the top-level address fields from the default bridge's endpoint only.
+  const bridge = up ? endpoints?.find((e) => e.networkName === 'bridge') : undefined;
   return {
     Id: v.id,
     Created: v.created,
@@ -181,23 +217,27 @@ export function toContainerInspect(v: ContainerView) {
       Bridge: '',
       SandboxID: '',
       SandboxKey: '',
-      Ports: Object.fromEntries(
-        Object.keys(v.config.ExposedPorts ?? {}).map((k) => [k, s.status === 'running' ? (v.hostConfig.PortBindings?.[k] ?? null) : null]),
-      ),
+      Ports: endpoints
+        ? up
+          ? { ...Object.fromEntries(Object.keys(v.config.ExposedPorts ?? {}).map((k) => [k, null])), ...publishedPorts(endpoints) }
+          : {}
+        : Object.fromEntries(
+            Object.keys(v.config.ExposedPorts ?? {}).map((k) => [k, s.status === 'running' ? (v.hostConfig.PortBindings?.[k] ?? null) : null]),
+          ),
       HairpinMode: false,
       LinkLocalIPv6Address: '',
       LinkLocalIPv6PrefixLen: 0,
       SecondaryIPAddresses: null,
       SecondaryIPv6Addresses: null,
-      EndpointID: '',
-      Gateway: '',
+      EndpointID: bridge?.endpointId ?? '',
+      Gateway: bridge?.gateway ?? '',
       GlobalIPv6Address: '',
       GlobalIPv6PrefixLen: 0,
-      IPAddress: '',
-      IPPrefixLen: 0,
+      IPAddress: bridge?.ip ?? '',
+      IPPrefixLen: bridge?.prefixLen ?? 0,
       IPv6Gateway: '',
-      MacAddress: '',
-      Networks: networks(v),
+      MacAddress: bridge?.mac ?? '',
+      Networks: networks(v, endpoints),
     },
   };
 }

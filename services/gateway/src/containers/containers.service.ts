@@ -10,6 +10,10 @@ import {
   type ExecView,
   ImagePatterns,
   invalid,
+  type ContainerEndpointsReply,
+  type NetworkEndpoint,
+  NetworkPatterns,
+  type NetworkView,
   type PruneContainersReply,
   type ResolvedImageView,
   VolumePatterns,
@@ -78,13 +82,37 @@ export class ContainersService {
   }
 
   async inspect(id: string) {
-    return toContainerInspect(await this.view(id));
+    const view = await this.view(id);
+    // The network service owns addresses and published ports; without it inspect still answers.
+    const endpoints = await this.rpc
+      .request<ContainerEndpointsReply>(NetworkPatterns.containerEndpoints, { containerId: view.id })
+      .then((r) => r.endpoints, () => undefined);
+    return toContainerInspect(view, endpoints);
   }
 
   async list(all: boolean, limit: number | undefined, filters: Filters) {
     const views = await this.rpc.request<ContainerView[]>(ContainerPatterns.list, { all, limit, filters });
+    const byContainer = views.length ? await this.endpointsByContainer() : undefined;
     const now = Date.now();
-    return views.map((v) => toContainerSummary(v, now));
+    return views.map((v) => toContainerSummary(v, now, byContainer ? (byContainer.get(v.id) ?? []) : undefined));
+  }
+
+  /** One request for every container's endpoints (the networks list carries them). */
+  private async endpointsByContainer(): Promise<Map<string, NetworkEndpoint[]> | undefined> {
+    try {
+      const networks = await this.rpc.request<NetworkView[]>(NetworkPatterns.list, { filters: {} });
+      const out = new Map<string, NetworkEndpoint[]>();
+      for (const n of networks) {
+        for (const [id, e] of Object.entries(n.containers)) {
+          const list = out.get(id) ?? [];
+          list.push(e);
+          out.set(id, list);
+        }
+      }
+      return out;
+    } catch {
+      return undefined;
+    }
   }
 
   async command(pattern: string, payload: Record<string, unknown>, timeoutMs = LONG_MS): Promise<void> {
