@@ -1,0 +1,414 @@
+/**
+ * Containers benchmark (not a test): Berth side by side with the engine at DOCKER_HOST (when set),
+ * driven by the same docker CLI, on the same busybox image pulled from a loopback registry.
+ *
+ *   run --rm true      `docker run --rm <net> busybox true`, N sequential runs, p50/p95 (ms)
+ *   exec true          `docker exec c true` on a running container, N runs, p50/p95 (ms)
+ *   50 concurrent -d   50 `docker run -d` at once: containers/s (50 / wall time)
+ *   list 200           GET /containers/json?all=1 with 200 containers: req/s (keep-alive, 16 in flight)
+ *   logs 100k          `docker logs c >/dev/null` of 100k lines (ms, median of 5; line count verified)
+ *   logs -f            `docker logs -f` of a container printing LOGS_F lines: lines/s (every line checked)
+ *
+ * Build and run as root (see bench/README.md):
+ *   npx tsc -b test/e2e && npx tsc -p bench/containers
+ *   DOCKER_HOST=unix:///tmp/ref/docker.sock node bench/containers/dist/run.js
+ * Environment: N (30), NETWORK (none: the reference runs --network none; Berth is measured both with
+ * `none` and its default bridge), LIST_REQUESTS (2000), LOGS_F (500000), ONLY (comma list of
+ * run,exec,concurrent,list,logs,follow), BERTH_SOCKET (measure an already running Berth instead of
+ * starting one).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, openSync, closeSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request as httpRequest, Agent } from 'node:http';
+
+type Harness = typeof import('../../test/e2e/dist/harness');
+type Oci = typeof import('@berth/oci');
+type OciTesting = typeof import('@berth/oci/dist/testing');
+type RunningBerth = import('../../test/e2e/dist/harness').RunningBerth;
+
+const harness: Harness = require(join(__dirname, '..', '..', '..', 'test', 'e2e', 'dist', 'harness'));
+const oci: Oci = require('@berth/oci');
+const ociTesting: OciTesting = require('@berth/oci/dist/testing');
+
+const N = Number(process.env.N ?? 30);
+const LIST_REQUESTS = Number(process.env.LIST_REQUESTS ?? 2000);
+const LOGS_LINES = 100_000;
+const LOGS_F = Number(process.env.LOGS_F ?? 500_000);
+const ONLY = new Set((process.env.ONLY ?? 'run,exec,concurrent,list,logs,follow').split(','));
+const RUN_ID = `bench${process.pid}`;
+const LABEL = `berth-bench=${RUN_ID}`;
+
+const now = () => Number(process.hrtime.bigint()) / 1e6;
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+}
+
+interface Engine {
+  readonly name: string;
+  readonly socket: string;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+interface Exec {
+  code: number;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** docker -H unix://<socket> args; stdout captured unless `devnull`. */
+function docker(e: Engine, args: string[], opts: { devnull?: boolean; timeoutMs?: number } = {}): Promise<Exec> {
+  return new Promise((resolve) => {
+    const out = opts.devnull ? openSync('/dev/null', 'w') : undefined;
+    const t0 = now();
+    const child = spawn(harness.dockerCommand, ['-H', `unix://${e.socket}`, ...args], {
+      env: e.env,
+      stdio: ['ignore', out ?? 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
+    child.on('close', (code) => {
+      const ms = now() - t0;
+      clearTimeout(timer);
+      if (out !== undefined) closeSync(out);
+      resolve({ code: code ?? 1, stdout, stderr, ms });
+    });
+  });
+}
+
+async function must(e: Engine, args: string[], opts?: { devnull?: boolean; timeoutMs?: number }): Promise<Exec> {
+  const r = await docker(e, args, opts);
+  if (r.code !== 0) throw new Error(`${e.name}: docker ${args.join(' ')} exited ${r.code}: ${r.stderr.trim().slice(0, 2000)}`);
+  return r;
+}
+
+async function pool<T>(items: T[], width: number, fn: (t: T) => Promise<void>): Promise<void> {
+  let i = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(width, items.length) }, async () => {
+      while (i < items.length) await fn(items[i++]!);
+    }),
+  );
+}
+
+async function removeAll(e: Engine): Promise<void> {
+  const ps = await docker(e, ['ps', '-aq', '--no-trunc', '--filter', `label=${LABEL}`]);
+  const ids = ps.stdout.split('\n').filter(Boolean);
+  for (let i = 0; i < ids.length; i += 50) await docker(e, ['rm', '-f', ...ids.slice(i, i + 50)], { timeoutMs: 300_000 });
+}
+
+// ---- the measurements ------------------------------------------------------------------------------
+
+type Figures = Record<string, string>;
+
+async function benchRun(e: Engine, image: string, network: string | undefined): Promise<{ p50: number; p95: number }> {
+  const net = network ? ['--network', network] : [];
+  await must(e, ['run', '--rm', ...net, '--label', LABEL, image, 'true']); // warm-up
+  const times: number[] = [];
+  for (let i = 0; i < N; i++) times.push((await must(e, ['run', '--rm', ...net, '--label', LABEL, image, 'true'])).ms);
+  return { p50: pct(times, 50), p95: pct(times, 95) };
+}
+
+async function benchExec(e: Engine, image: string, network: string): Promise<{ p50: number; p95: number }> {
+  const id = (await must(e, ['run', '-d', '--network', network, '--label', LABEL, image, 'sleep', '3600'])).stdout.trim();
+  try {
+    await must(e, ['exec', id, 'true']);
+    const times: number[] = [];
+    for (let i = 0; i < N; i++) times.push((await must(e, ['exec', id, 'true'])).ms);
+    return { p50: pct(times, 50), p95: pct(times, 95) };
+  } finally {
+    await docker(e, ['rm', '-f', id]);
+  }
+}
+
+async function benchConcurrent(e: Engine, image: string, network: string): Promise<number> {
+  const t0 = now();
+  const results = await Promise.all(
+    Array.from({ length: 50 }, () => docker(e, ['run', '-d', '--network', network, '--label', LABEL, image, 'sleep', '3600'], { timeoutMs: 300_000 })),
+  );
+  const ms = now() - t0;
+  const failed = results.filter((r) => r.code !== 0);
+  await removeAll(e);
+  if (failed.length) throw new Error(`${e.name}: ${failed.length}/50 concurrent runs failed: ${failed[0]!.stderr.trim()}`);
+  return (50 * 1000) / ms;
+}
+
+function getJson(agent: Agent, socket: string, path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ socketPath: socket, path, agent, headers: { Host: 'docker' } }, (res) => {
+      let n = 0;
+      res.on('data', (d: Buffer) => (n += d.length));
+      res.on('end', () => (res.statusCode === 200 ? resolve(n) : reject(new Error(`GET ${path}: ${res.statusCode}`))));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function benchList(e: Engine, image: string, network: string): Promise<{ rps: number; count: number }> {
+  const names = Array.from({ length: 200 }, (_, i) => `${RUN_ID}-l${i}`);
+  await pool(names, 8, async (name) => {
+    await must(e, ['create', '--name', name, '--network', network, '--label', LABEL, image, 'true']);
+  });
+  const agent = new Agent({ keepAlive: true, maxSockets: 16 });
+  try {
+    const check = await new Promise<unknown[]>((resolve, reject) => {
+      httpRequest({ socketPath: e.socket, path: '/v1.41/containers/json?all=1', agent }, (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (d: string) => (body += d));
+        res.on('end', () => resolve(JSON.parse(body) as unknown[]));
+      })
+        .on('error', reject)
+        .end();
+    });
+    const count = check.length;
+    for (let i = 0; i < 50; i++) await getJson(agent, e.socket, '/v1.41/containers/json?all=1');
+    let left = LIST_REQUESTS;
+    const t0 = now();
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (left-- > 0) await getJson(agent, e.socket, '/v1.41/containers/json?all=1');
+      }),
+    );
+    return { rps: (LIST_REQUESTS * 1000) / (now() - t0), count };
+  } finally {
+    agent.destroy();
+    await removeAll(e);
+  }
+}
+
+async function waitExited(e: Engine, id: string): Promise<void> {
+  await must(e, ['wait', id], { timeoutMs: 300_000 });
+}
+
+async function benchLogs(e: Engine, image: string, network: string): Promise<{ ms: number; lines: number }> {
+  const id = (await must(e, ['run', '-d', '--network', network, '--label', LABEL, image, 'seq', '1', String(LOGS_LINES)])).stdout.trim();
+  try {
+    await waitExited(e, id);
+    const check = await must(e, ['logs', id]);
+    const lines = check.stdout.split('\n').filter(Boolean);
+    const ok = lines.length === LOGS_LINES && lines[0] === '1' && lines[LOGS_LINES - 1] === String(LOGS_LINES);
+    const times: number[] = [];
+    for (let i = 0; i < 5; i++) times.push((await must(e, ['logs', id], { devnull: true })).ms);
+    return { ms: pct(times, 50), lines: ok ? lines.length : -lines.length };
+  } finally {
+    await docker(e, ['rm', '-f', id]);
+  }
+}
+
+/** `docker logs -f` from before the first line until the container's exit; every line must arrive, in order. */
+async function benchFollow(e: Engine, image: string, network: string): Promise<{ lps: number; lines: number; lost: number }> {
+  const id = (
+    await must(e, ['run', '-d', '--network', network, '--label', LABEL, image, 'sh', '-c', `sleep 1; seq 1 ${LOGS_F}`])
+  ).stdout.trim();
+  try {
+    const result = await new Promise<{ lps: number; lines: number; lost: number }>((resolve, reject) => {
+      const child = spawn(harness.dockerCommand, ['-H', `unix://${e.socket}`, 'logs', '-f', id], { env: e.env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let first = 0;
+      let last = 0;
+      let lines = 0;
+      let expect = 1;
+      let lost = 0;
+      let rest = '';
+      child.stdout.setEncoding('latin1').on('data', (d: string) => {
+        const t = now();
+        if (!first) first = t;
+        last = t;
+        const parts = (rest + d).split('\n');
+        rest = parts.pop()!;
+        for (const p of parts) {
+          lines++;
+          const v = Number(p);
+          if (v !== expect) lost += Math.max(0, v - expect);
+          expect = v + 1;
+        }
+      });
+      let err = '';
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 600_000);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        if (code !== 0) reject(new Error(`${e.name}: logs -f exited ${code}: ${err.trim()}`));
+        lost += Math.max(0, LOGS_F - (expect - 1));
+        resolve({ lps: (lines * 1000) / Math.max(1, last - first), lines, lost });
+      });
+    });
+    return result;
+  } finally {
+    await docker(e, ['rm', '-f', id]);
+  }
+}
+
+async function measure(e: Engine, image: string, network: string, extraBridge: boolean): Promise<Figures> {
+  const f: Figures = {};
+  const step = async (key: string, fn: () => Promise<void>) => {
+    if (!ONLY.has(key)) return;
+    const t0 = now();
+    try {
+      await fn();
+    } catch (err) {
+      f[`${key}:error`] = (err as Error).message;
+      console.error(`  ${e.name} ${key}: ${(err as Error).message}`);
+      await removeAll(e).catch(() => undefined);
+    }
+    console.error(`  ${e.name} ${key}: done in ${((now() - t0) / 1000).toFixed(1)} s`);
+  };
+  await step('run', async () => {
+    const r = await benchRun(e, image, network);
+    f.runP50 = r.p50.toFixed(0);
+    f.runP95 = r.p95.toFixed(0);
+    if (extraBridge) {
+      const b = await benchRun(e, image, undefined);
+      f.runBridgeP50 = b.p50.toFixed(0);
+      f.runBridgeP95 = b.p95.toFixed(0);
+    }
+  });
+  await step('exec', async () => {
+    const r = await benchExec(e, image, network);
+    f.execP50 = r.p50.toFixed(0);
+    f.execP95 = r.p95.toFixed(0);
+  });
+  await step('concurrent', async () => {
+    f.concurrent = (await benchConcurrent(e, image, network)).toFixed(1);
+  });
+  await step('list', async () => {
+    const r = await benchList(e, image, network);
+    f.list = r.rps.toFixed(0);
+    f.listCount = String(r.count);
+  });
+  await step('logs', async () => {
+    const r = await benchLogs(e, image, network);
+    f.logs = r.ms.toFixed(0);
+    f.logsLines = String(r.lines);
+  });
+  await step('follow', async () => {
+    const r = await benchFollow(e, image, network);
+    f.follow = (r.lps / 1000).toFixed(0);
+    f.followLines = String(r.lines);
+    f.followLost = String(r.lost);
+  });
+  return f;
+}
+
+// ---- the table -----------------------------------------------------------------------------------
+
+function table(berth: Figures, ref: Figures | undefined, network: string): string {
+  const num = (f: Figures | undefined, k: string) => (f && f[k] !== undefined ? Number(f[k]) : NaN);
+  const rows: [string, string, string, string, string][] = [];
+  /** lowerIsBetter: ratio = berth/ref, target is a maximum; else ratio = berth/ref, target a minimum. */
+  const row = (what: string, k: string, unit: string, target: number | null, lowerIsBetter: boolean, extra = (_f?: Figures) => '') => {
+    const b = num(berth, k);
+    const r = num(ref, k);
+    const ratio = b / r;
+    let verdict = '';
+    if (target !== null && Number.isFinite(ratio)) {
+      const ok = lowerIsBetter ? ratio <= target : ratio >= target;
+      verdict = `${ratio.toFixed(2)}x (target ${lowerIsBetter ? '<=' : '>='} ${target}x) ${ok ? 'OK' : 'MISS'}`;
+    } else if (Number.isFinite(ratio)) verdict = `${ratio.toFixed(2)}x`;
+    const show = (f: Figures | undefined, v: number) =>
+      f?.[`${k.replace(/P\d+$/, '').replace(/Bridge$/, '')}:error`] ? 'error' : Number.isFinite(v) ? `${v} ${unit}${extra(f)}` : '-';
+    rows.push([what, show(berth, b), ref ? show(ref, r) : '-', verdict, '']);
+  };
+  row(`run --rm true p50 (--network ${network})`, 'runP50', 'ms', 0.2, true);
+  row(`run --rm true p95 (--network ${network})`, 'runP95', 'ms', null, true);
+  if (berth.runBridgeP50) {
+    rows.push([`run --rm true p50/p95 (Berth default bridge)`, `${berth.runBridgeP50}/${berth.runBridgeP95} ms`, '-', '', '']);
+  }
+  row('exec true p50', 'execP50', 'ms', 0.4, true);
+  row('exec true p95', 'execP95', 'ms', null, true);
+  row('50 concurrent run -d', 'concurrent', 'ctr/s', 6, false);
+  row('GET /containers/json?all=1 (200)', 'list', 'req/s', 10, false, (f) => (f?.listCount && f.listCount !== '200' ? ` [saw ${f.listCount}]` : ''));
+  // logs: time, so the speed-up is ref/berth
+  const lb = num(berth, 'logs');
+  const lr = num(ref, 'logs');
+  const lines = (f?: Figures) => (f?.logsLines ? (f.logsLines === String(LOGS_LINES) ? '' : ` [LINES ${f.logsLines}]`) : '');
+  rows.push([
+    'docker logs 100k lines',
+    berth['logs:error'] ? 'error' : Number.isFinite(lb) ? `${lb} ms${lines(berth)}` : '-',
+    ref ? (ref['logs:error'] ? 'error' : Number.isFinite(lr) ? `${lr} ms${lines(ref)}` : '-') : '-',
+    Number.isFinite(lr / lb) ? `${(lr / lb).toFixed(2)}x faster (target >= 3x) ${lr / lb >= 3 ? 'OK' : 'MISS'}` : '',
+    '',
+  ]);
+  row(`logs -f (${LOGS_F} lines)`, 'follow', 'k lines/s', 3, false, (f) => (f?.followLost && f.followLost !== '0' ? ` [LOST ${f.followLost}]` : f?.followLost === '0' ? ' (none lost)' : ''));
+  const head: [string, string, string, string, string] = ['benchmark', 'Berth', ref ? 'reference' : 'reference (DOCKER_HOST unset)', 'Berth vs reference', ''];
+  const all = [head, ...rows];
+  const w = [0, 1, 2, 3].map((i) => Math.max(...all.map((r) => r[i]!.length)));
+  const line = (r: string[]) => `| ${r.slice(0, 4).map((c, i) => c.padEnd(w[i]!)).join(' | ')} |`;
+  return [line(head), `|${w.map((x) => '-'.repeat(x + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+}
+
+// ---- main ---------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const network = process.env.NETWORK ?? 'none';
+  const refHost = process.env.DOCKER_HOST;
+  const cleanups: (() => Promise<unknown>)[] = [];
+  const dockerConfig = mkdtempSync(join(tmpdir(), 'berth-bench-dockercfg-'));
+  cleanups.push(async () => rmSync(dockerConfig, { recursive: true, force: true }));
+  const baseEnv: NodeJS.ProcessEnv = { ...process.env, DOCKER_CONFIG: dockerConfig, DOCKER_CLI_HINTS: 'false' };
+  delete baseEnv.DOCKER_HOST;
+  delete baseEnv.DOCKER_CONTEXT;
+  let berth: RunningBerth | undefined;
+  const client = new oci.RegistryClient();
+  let reg: Awaited<ReturnType<OciTesting['startTestRegistry']>> | undefined;
+  try {
+    reg = await ociTesting.startTestRegistry();
+    const busybox = ociTesting.buildImage([await ociTesting.buildLayer(ociTesting.busyboxRootfsEntries())], {
+      config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'] },
+    });
+    const image = `${reg.host}/busybox:bench`;
+    await ociTesting.pushImage(client.repository(oci.parseReference(image), undefined, { push: true }), busybox, 'bench');
+
+    let berthEngine: Engine;
+    if (process.env.BERTH_SOCKET) {
+      berthEngine = { name: 'berth', socket: process.env.BERTH_SOCKET, env: baseEnv };
+    } else {
+      console.error('starting Berth…');
+      berth = await harness.startBerth();
+      berthEngine = { name: 'berth', socket: berth.socket, env: { ...baseEnv, ...berth.env, DOCKER_CONFIG: dockerConfig } };
+      delete (berthEngine.env as Record<string, unknown>).DOCKER_HOST;
+    }
+    const engines: Engine[] = [berthEngine];
+    if (refHost) {
+      if (!refHost.startsWith('unix://')) throw new Error('DOCKER_HOST must be unix://<socket>');
+      engines.push({ name: 'reference', socket: refHost.slice('unix://'.length), env: baseEnv });
+    }
+    for (const e of engines) {
+      await must(e, ['pull', '-q', image], { timeoutMs: 300_000 });
+      cleanups.push(async () => {
+        await removeAll(e);
+        if (e.name === 'reference' || process.env.BERTH_SOCKET) await docker(e, ['rmi', '-f', image]);
+      });
+    }
+    const results: Figures[] = [];
+    for (const e of engines) {
+      console.error(`measuring ${e.name} (N=${N})…`);
+      results.push(await measure(e, image, network, e.name === 'berth'));
+    }
+    console.log(`\ncontainers benchmark, ${new Date().toISOString()}, N=${N}, --network ${network} on both (Berth also with its default bridge)\n`);
+    console.log(table(results[0]!, results[1], network));
+    const errors = results.flatMap((f, i) => Object.entries(f).filter(([k]) => k.endsWith(':error')).map(([k, v]) => `${engines[i]!.name} ${k}: ${v}`));
+    if (errors.length) console.log(`\nerrors:\n${errors.join('\n')}`);
+    console.log(`\nraw: ${JSON.stringify(Object.fromEntries(engines.map((e, i) => [e.name, results[i]])))}`);
+  } finally {
+    for (const c of cleanups.reverse()) await c().catch((e: Error) => console.error(`cleanup: ${e.message}`));
+    await berth?.stop().catch((e: Error) => console.error(`stopping Berth: ${e.message}`));
+    await reg?.stop().catch(() => undefined);
+    await client.close().catch(() => undefined);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e: Error) => {
+    console.error(e.stack ?? e.message);
+    process.exit(1);
+  },
+);
