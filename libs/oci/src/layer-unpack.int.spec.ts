@@ -1,6 +1,7 @@
 /**
  * Real unpacking as root: ownership, modes, times, xattrs, links, devices, whiteouts seen through a
- * real overlay mount, compressions, and hostile layers refused without leaving anything behind.
+ * real overlay mount, compressions, and hostile layers refused without leaving anything behind. Every
+ * test runs against both extractors: tar-stream (this library) and executor-native's berth-unpack.
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +12,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { DomainError } from '@berth/contracts';
 import { findPython } from './fs-ops';
-import { unpackLayer, UnsafeLayerError } from './layer-unpack';
+import { unpackLayer, UnpackOptions, UnsafeLayerError } from './layer-unpack';
 import { verifyingStream } from './registry-client';
 import { buildLayer, busyboxRootfsEntries, LayerEntry, maliciousEntries, MaliciousKind } from './testing/image-builder';
 
@@ -25,7 +26,19 @@ after(() => {
   rmSync(work, { recursive: true, force: true });
 });
 
-describe('layer unpack', () => {
+const nativeUnpacker = process.env.BERTH_UNPACK ?? join(__dirname, '..', '..', '..', 'executor-native', 'build', 'berth-unpack');
+
+for (const extractor of ['tar-stream', 'native'] as const) {
+describe(`layer unpack (${extractor})`, () => {
+  const unpack = (source: Readable, dest: string, opts: UnpackOptions = {}) =>
+    unpackLayer(source, dest, extractor === 'native' ? { ...opts, nativeUnpacker } : opts);
+
+  if (extractor === 'native') {
+    test('berth-unpack is built', () => {
+      assert.ok(existsSync(nativeUnpacker), `build first: npm run build --workspace executor-native (${nativeUnpacker})`);
+    });
+  }
+
   test('runs as root (CI requires the privileged path)', () => {
     assert.equal(process.getuid?.(), 0, 'layer unpack tests need root');
   });
@@ -34,7 +47,7 @@ describe('layer unpack', () => {
     test(`busybox rootfs (${compression}): content, diffID, links`, async () => {
       const layer = await buildLayer(busyboxRootfsEntries(), { compression });
       const dest = fresh();
-      const r = await unpackLayer(Readable.from([layer.blob]), dest);
+      const r = await unpack(Readable.from([layer.blob]), dest);
       assert.equal(r.diffId, layer.diffId);
       assert.equal(r.size, layer.tar.length);
       assert.equal(r.compression, compression);
@@ -65,7 +78,7 @@ describe('layer unpack', () => {
     ];
     const layer = await buildLayer(entries);
     const dest = fresh();
-    const r = await unpackLayer(Readable.from([layer.blob]), dest);
+    const r = await unpack(Readable.from([layer.blob]), dest);
     assert.equal(r.diffId, layer.diffId);
     const d = lstatSync(join(dest, 'd'));
     assert.equal(d.mode & 0o7777, 0o750);
@@ -117,8 +130,8 @@ describe('layer unpack', () => {
     );
     const lower1 = fresh();
     const lower2 = fresh();
-    assert.equal((await unpackLayer(Readable.from([l1.blob]), lower1)).diffId, l1.diffId);
-    assert.equal((await unpackLayer(Readable.from([l2.blob]), lower2)).diffId, l2.diffId);
+    assert.equal((await unpack(Readable.from([l1.blob]), lower1)).diffId, l1.diffId);
+    assert.equal((await unpack(Readable.from([l2.blob]), lower2)).diffId, l2.diffId);
     const wh = lstatSync(join(lower2, 'd/a'));
     assert.ok(wh.isCharacterDevice());
     assert.equal(wh.rdev, 0);
@@ -148,7 +161,7 @@ describe('layer unpack', () => {
         const target = kind.startsWith('hardlink') ? join(victim, 'secret') : kind === 'symlink-write-through' ? victim : join(victim, 'pwned');
         const layer = await buildLayer([{ name: 'before', data: 'x' }, ...maliciousEntries(kind, target), { name: 'after', data: 'x' }], { compression });
         const dest = fresh();
-        await assert.rejects(unpackLayer(Readable.from([layer.blob]), dest), (e: unknown) => {
+        await assert.rejects(unpack(Readable.from([layer.blob]), dest), (e: unknown) => {
           assert.ok(e instanceof UnsafeLayerError, String(e));
           assert.match((e as Error).message, /^refusing layer entry "/);
           return true;
@@ -165,7 +178,7 @@ describe('layer unpack', () => {
     const victim = mkdtempSync(join(work, 'victim-'));
     const layer = await buildLayer(maliciousEntries('absolute', join(victim, 'pwned')));
     const dest = fresh();
-    await unpackLayer(Readable.from([layer.blob]), dest);
+    await unpack(Readable.from([layer.blob]), dest);
     assert.ok(!existsSync(join(victim, 'pwned')));
     assert.equal(readFileSync(join(dest, victim, 'pwned'), 'utf8'), 'confined');
   });
@@ -174,21 +187,21 @@ describe('layer unpack', () => {
     const layer = await buildLayer(busyboxRootfsEntries());
     const dest = fresh();
     const src = Readable.from([layer.blob]).pipe(verifyingStream({ digest: 'sha256:' + '0'.repeat(64), size: layer.blob.length }));
-    await assert.rejects(unpackLayer(src, dest), (e: unknown) => e instanceof DomainError && /digest mismatch/.test((e as Error).message));
+    await assert.rejects(unpack(src, dest), (e: unknown) => e instanceof DomainError && /digest mismatch/.test((e as Error).message));
     assert.ok(!existsSync(dest));
   });
 
   test('a truncated gzip stream fails and removes the layer dir', async () => {
     const layer = await buildLayer(busyboxRootfsEntries());
     const dest = fresh();
-    await assert.rejects(unpackLayer(Readable.from([layer.blob.subarray(0, layer.blob.length >> 1)]), dest), DomainError);
+    await assert.rejects(unpack(Readable.from([layer.blob.subarray(0, layer.blob.length >> 1)]), dest), DomainError);
     assert.ok(!existsSync(dest));
   });
 
   test('maxSize stops a decompression bomb and removes the layer dir', async () => {
     const layer = await buildLayer([{ name: 'big', data: Buffer.alloc(5_000_000) }]);
     const dest = fresh();
-    await assert.rejects(unpackLayer(Readable.from([layer.blob]), dest, { maxSize: 1_000_000 }), /larger than 1000000 bytes/);
+    await assert.rejects(unpack(Readable.from([layer.blob]), dest, { maxSize: 1_000_000 }), /larger than 1000000 bytes/);
     assert.ok(!existsSync(dest));
   });
 
@@ -197,7 +210,42 @@ describe('layer unpack', () => {
     mkdirSync(dest);
     writeFileSync(join(dest, 'x'), 'x');
     const layer = await buildLayer([{ name: 'a', data: 'a' }]);
-    await assert.rejects(unpackLayer(Readable.from([layer.blob]), dest), /not empty/);
+    await assert.rejects(unpack(Readable.from([layer.blob]), dest), /not empty/);
     assert.ok(existsSync(join(dest, 'x')));
   });
+
+  if (extractor === 'native') {
+    test('binary xattr values are restored byte-exact', async () => {
+      const value = Buffer.from([0x01, 0x00, 0x00, 0x02, 0xff, 0xfe, 0x80, 0x00]);
+      // tar-stream writes pax values as UTF-8 strings, so the tar is built by python's tarfile here.
+      const tarPath = join(work, 'xattr.tar');
+      execFileSync(findPython(), ['-c', `
+import io, sys, tarfile
+with tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT, encoding="utf-8", errors="surrogateescape") as t:
+    i = tarfile.TarInfo("f"); i.size = 1
+    i.pax_headers = {"SCHILY.xattr.user.bin": bytes.fromhex(sys.argv[2]).decode("utf-8", "surrogateescape")}
+    t.addfile(i, io.BytesIO(b"x"))
+`, tarPath, value.toString('hex')]);
+      const dest = fresh();
+      await unpack(Readable.from([readFileSync(tarPath)]), dest);
+      const got = execFileSync(findPython(), ['-c', 'import os,sys; sys.stdout.write(os.getxattr(sys.argv[1], "user.bin").hex())', join(dest, 'f')], { encoding: 'utf8' });
+      assert.equal(got, value.toString('hex'));
+    });
+  }
+
+  test('a directory replaced by a symlink later in the layer: its deferred times go nowhere', async () => {
+    const victim = mkdtempSync(join(work, 'victim-'));
+    mkdirSync(join(victim, 'b'));
+    const before = statSync(join(victim, 'b')).mtimeMs;
+    const layer = await buildLayer([
+      { name: 'a/', type: 'directory' },
+      { name: 'a/b/', type: 'directory', mtime: new Date('2001-01-01T00:00:00Z') },
+      { name: 'a', type: 'symlink', linkname: victim },
+    ]);
+    const dest = fresh();
+    await unpack(Readable.from([layer.blob]), dest);
+    assert.equal(readlinkSync(join(dest, 'a')), victim);
+    assert.equal(statSync(join(victim, 'b')).mtimeMs, before);
+  });
 });
+}

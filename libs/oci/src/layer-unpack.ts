@@ -16,10 +16,16 @@
  *
  * Whiteouts become overlayfs whiteouts: `.wh.<name>` → char device 0/0 `<name>`; `.wh..wh..opq` →
  * `trusted.overlay.opaque=y` on the directory; other `.wh..wh.*` (aufs metadata) are skipped.
+ *
+ * Two extractors share everything but the file creation: this module's tar-stream one (any user,
+ * the fallback) and `UnpackOptions.nativeUnpacker`, executor-native's `berth-unpack` (C, libarchive,
+ * openat-based; the same rules and messages), which gets the plain tar on its stdin. Decompression,
+ * the diffID, maxSize and the cleanup stay here for both.
  */
-import { createHash } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { createHash, Hash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { chmod, lchown, link, lstat, lutimes, mkdir, readdir, rm, symlink, unlink } from 'node:fs/promises';
+import { chmod, lchown, link, lstat, lutimes, mkdir, readdir, realpath, rm, symlink, unlink } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
@@ -38,6 +44,11 @@ export interface UnpackOptions {
   preserveOwnership?: boolean;
   /** Refuse layers whose uncompressed tar exceeds this many bytes (decompression bombs). */
   maxSize?: number;
+  /**
+   * Path of executor-native's `berth-unpack`: entries are extracted by it (several times faster on
+   * real images) instead of in this process. `fsOps` is not used then.
+   */
+  nativeUnpacker?: string;
 }
 
 export interface UnpackResult {
@@ -89,7 +100,8 @@ export async function* decompress(source: AsyncIterable<Uint8Array>, onKind?: (k
   const kind = detectCompression(head);
   onKind?.(kind);
   if (kind === 'gzip') {
-    const gunzip = createGunzip();
+    // 16 KiB (the default) means thousands of small writes to the extractor per layer.
+    const gunzip = createGunzip({ chunkSize: 1 << 18 });
     const feeding = pipeline(Readable.from(rest()), gunzip).catch(() => undefined);
     try {
       for await (const c of gunzip) yield c as Buffer;
@@ -107,6 +119,32 @@ export async function* decompress(source: AsyncIterable<Uint8Array>, onKind?: (k
     while (out.length) yield out.shift()!;
   } else {
     yield* rest();
+  }
+}
+
+/** What both extractors report besides their entries: filled in while the tar streams. */
+interface Measure {
+  hash: Hash;
+  size: number;
+  compressedSize: number;
+  compression: LayerCompression;
+}
+
+/** The plain tar of `source`, hashed and counted on the way (trailing padding included). */
+async function* plainTar(source: Readable | AsyncIterable<Uint8Array>, m: Measure, maxSize?: number): AsyncGenerator<Buffer> {
+  async function* counted(): AsyncGenerator<Uint8Array> {
+    for await (const c of source as AsyncIterable<Uint8Array>) {
+      m.compressedSize += c.length;
+      yield c;
+    }
+  }
+  for await (const chunk of decompress(counted(), (k) => (m.compression = k))) {
+    m.hash.update(chunk);
+    m.size += chunk.length;
+    if (maxSize !== undefined && m.size > maxSize) {
+      throw new DomainError(ErrorCode.InvalidArgument, `layer is larger than ${maxSize} bytes uncompressed`);
+    }
+    yield chunk;
   }
 }
 
@@ -144,33 +182,19 @@ export async function unpackLayer(source: Readable | AsyncIterable<Uint8Array>, 
   } else {
     await mkdir(root, { mode: 0o755 });
   }
+  if (opts.nativeUnpacker) return unpackNative(opts.nativeUnpacker, source, root, opts);
   const ownFsOps = !opts.fsOps;
   const fsOps = opts.fsOps ?? new PythonFsOps();
   const preserveOwnership = opts.preserveOwnership ?? process.getuid?.() === 0;
-  const hash = createHash('sha256');
-  let size = 0;
-  let compressedSize = 0;
-  let compression: LayerCompression = 'none';
+  const m: Measure = { hash: createHash('sha256'), size: 0, compressedSize: 0, compression: 'none' };
   let entries = 0;
   const dirTimes: Array<{ path: string; atime: Date; mtime: Date }> = [];
   const extract = tarStream.extract();
 
-  async function* counted(): AsyncGenerator<Uint8Array> {
-    for await (const c of source as AsyncIterable<Uint8Array>) {
-      compressedSize += c.length;
-      yield c;
-    }
-  }
-
-  // Producer: decompress → hash → tar parser. Every byte is hashed, trailing padding included.
+  // Producer: decompress → hash → tar parser.
   const feed = (async () => {
     try {
-      for await (const chunk of decompress(counted(), (k) => (compression = k))) {
-        hash.update(chunk);
-        size += chunk.length;
-        if (opts.maxSize !== undefined && size > opts.maxSize) {
-          throw new DomainError(ErrorCode.InvalidArgument, `layer is larger than ${opts.maxSize} bytes uncompressed`);
-        }
+      for await (const chunk of plainTar(source, m, opts.maxSize)) {
         if (!extract.write(chunk)) await new Promise<void>((r) => extract.once('drain', () => r()));
       }
       (extract as unknown as { end(): void }).end();
@@ -335,8 +359,18 @@ export async function unpackLayer(source: Readable | AsyncIterable<Uint8Array>, 
     }
     await feed;
     // Deepest first, so setting a child's time does not disturb its parent's.
-    for (const d of dirTimes.reverse()) await lutimes(d.path, d.atime, d.mtime);
-    return { diffId: 'sha256:' + hash.digest('hex'), size, compressedSize, compression, entries };
+    // A directory replaced later in the layer (its parent now a symlink) is skipped: never set times
+    // through a symlink.
+    const rootReal = await realpath(root);
+    for (const d of dirTimes.reverse()) {
+      if (d.path !== root) {
+        const parent = posix.dirname(d.path);
+        const real = await realpath(parent).catch(() => undefined);
+        if (real !== posix.join(rootReal, posix.relative(root, parent))) continue;
+      }
+      await lutimes(d.path, d.atime, d.mtime);
+    }
+    return { diffId: 'sha256:' + m.hash.digest('hex'), size: m.size, compressedSize: m.compressedSize, compression: m.compression, entries };
   } catch (e) {
     extract.destroy(new Error('unpack aborted'));
     if (source instanceof Readable) source.destroy();
@@ -348,4 +382,87 @@ export async function unpackLayer(source: Readable | AsyncIterable<Uint8Array>, 
   } finally {
     if (ownFsOps) await fsOps.close();
   }
+}
+
+/** berth-unpack's failure line on stderr. */
+interface NativeError {
+  error: string;
+  refused?: boolean;
+  entry?: string;
+}
+
+/**
+ * Extraction by `berth-unpack <root>` reading the plain tar on stdin. The first failure decides the
+ * error: the source (network, digest, decompression, maxSize) or the extractor (a refused entry, an
+ * I/O error), the same errors the tar-stream path raises. The child is always gone before `root` is
+ * removed.
+ */
+async function unpackNative(bin: string, source: Readable | AsyncIterable<Uint8Array>, root: string, opts: UnpackOptions): Promise<UnpackResult> {
+  const preserveOwnership = opts.preserveOwnership ?? process.getuid?.() === 0;
+  const child = spawn(bin, [preserveOwnership ? '--owner' : '--no-owner', root], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-65536)));
+  // EPIPE when the extractor stops early: its exit status and stderr say why.
+  child.stdin.on('error', () => undefined);
+  let exitState: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; spawnError?: Error }>((resolve) => {
+    child.once('error', (e) => resolve({ code: null, signal: null, spawnError: e }));
+    child.once('close', (code, signal) => resolve((exitState = { code, signal })));
+  });
+  const m: Measure = { hash: createHash('sha256'), size: 0, compressedSize: 0, compression: 'none' };
+
+  let feedError: unknown;
+  try {
+    for await (const chunk of plainTar(source, m, opts.maxSize)) {
+      if (exitState) break;
+      if (!child.stdin.write(chunk)) await Promise.race([new Promise((r) => child.stdin.once('drain', r)), exited]);
+    }
+    if (!exitState) child.stdin.end();
+  } catch (e) {
+    feedError = e;
+  }
+  const extractorDone = exitState !== undefined;
+  if (feedError !== undefined && !extractorDone) child.kill('SIGKILL');
+  const { code, signal, spawnError } = await exited;
+
+  let error: Error | undefined;
+  if (spawnError) {
+    error = new DomainError(ErrorCode.Internal, `layer extractor ${bin}: ${spawnError.message}`);
+  } else if (code !== 0 && (feedError === undefined || extractorDone)) {
+    // The extractor failed on its own (before the source did, or with no source failure).
+    const line = stderr.trim().split('\n').pop() ?? '';
+    let parsed: NativeError | undefined;
+    try {
+      parsed = JSON.parse(line) as NativeError;
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed?.error && parsed.refused) {
+      error = new UnsafeLayerError(parsed.entry ?? '', '');
+      error.message = parsed.error;
+    } else if (parsed?.error) {
+      error = new DomainError(ErrorCode.InvalidArgument, parsed.error);
+    } else {
+      error = new DomainError(ErrorCode.Internal, `layer extractor exited with ${signal ?? code}: ${stderr.trim().slice(-500)}`);
+    }
+  } else if (feedError !== undefined) {
+    error =
+      feedError instanceof DomainError
+        ? feedError
+        : new DomainError(ErrorCode.InvalidArgument, `failed to unpack layer: ${(feedError as Error).message}`);
+  }
+  if (error) {
+    if (source instanceof Readable) source.destroy();
+    await rm(root, { recursive: true, force: true });
+    throw error;
+  }
+  let entries = 0;
+  try {
+    entries = (JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { entries?: number }).entries ?? 0;
+  } catch {
+    // The summary is informational.
+  }
+  return { diffId: 'sha256:' + m.hash.digest('hex'), size: m.size, compressedSize: m.compressedSize, compression: m.compression, entries };
 }
