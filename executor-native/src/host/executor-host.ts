@@ -6,6 +6,7 @@ import Redis from 'ioredis';
 import { ContainerRuntime, type Publish } from './containers/container-runtime';
 import { imageHandlers } from './images';
 import { networkJobHandlers } from './network';
+import { startStreamServer } from './streams';
 import { VolumeDirs } from './volume-dirs';
 
 export interface ExecutorHost {
@@ -37,6 +38,7 @@ export async function startExecutorHost(config: BerthConfig): Promise<ExecutorHo
     });
   };
   const containers = new ContainerRuntime(config['data-root'], publish, logger);
+  const streams = await startStreamServer(config['exec-root'], containers, logger); // docker cp/export/diff bytes
   const reconcile = () =>
     containers.reconcile().catch((e: unknown) => logger.error(`reconcile: ${(e as Error)?.stack ?? String(e)}`));
   await reconcile();
@@ -80,6 +82,7 @@ export async function startExecutorHost(config: BerthConfig): Promise<ExecutorHo
     async close() {
       clearInterval(timer);
       await worker.close();
+      await streams.close();
       await containers.close();
       redis.disconnect();
     },

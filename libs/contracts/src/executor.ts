@@ -393,3 +393,43 @@ export function containerPaths(dataRoot: string, id: string) {
   };
 }
 export type ContainerPaths = ReturnType<typeof containerPaths>;
+
+// ────────────────────────────────────────────────────────────────────────────────────────────────
+// Executor stream socket: bytes that must not cross Redis (docker cp, export, diff).
+//
+//  `<exec-root>/executor.sock` (unix, 0600, root only; the gateway on the same node connects).
+//  client → one JSON line `ExecutorStreamRequest`, then (put only) the raw tar, then half-close.
+//  executor → one JSON line `ExecutorStreamHeader`; then the raw tar (get, export); put ends with
+//  a second header line once the tar is extracted (`{ok:true}` or the error). A get/export that
+//  fails mid-stream is cut (the socket is destroyed, not ended).
+//  Error codes: not_found (the path; the gateway words it "Could not find the file <path> in
+//  container <name>"), no_such_container, invalid (400), internal (500).
+// ────────────────────────────────────────────────────────────────────────────────────────────────
+
+export function executorStreamSocket(execRoot: string): string {
+  return `${execRoot}/executor.sock`;
+}
+
+export type ExecutorStreamRequest =
+  | { op: 'stat' | 'get'; containerId: string; path: string }
+  | { op: 'put'; containerId: string; path: string; noOverwriteDirNonDir?: boolean; /** Config.User when copyUIDGID */ user?: string }
+  | { op: 'export' | 'changes'; containerId: string };
+
+/** Docker's ContainerPathStat (`X-Docker-Container-Path-Stat`); mode in Go os.FileMode bits. */
+export interface ContainerPathStat {
+  name: string;
+  size: number;
+  mode: number;
+  mtime: string;
+  linkTarget: string;
+}
+
+/** Docker's `GET /containers/{id}/changes` entries: Kind 0 modified, 1 added, 2 deleted. */
+export interface ContainerChange {
+  Path: string;
+  Kind: 0 | 1 | 2;
+}
+
+export type ExecutorStreamHeader =
+  | { ok: true; stat?: ContainerPathStat; changes?: ContainerChange[] }
+  | { ok: false; code: 'not_found' | 'no_such_container' | 'invalid' | 'internal'; message: string };

@@ -1,5 +1,5 @@
 import { ContainerPatterns, invalid, type WaitCondition } from '@berth/contracts';
-import { Controller, Delete, Get, Head, HttpCode, Param, Post, Put, Req, Res } from '@nestjs/common';
+import { Controller, Delete, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
 import type { DockerRequest } from '../http/docker-request';
 import { parseBool, parseFilters, parseInteger, queryString } from '../http/query-params';
@@ -270,20 +270,5 @@ export class ContainersController {
   @HttpCode(201)
   exec(@Param('id') id: string, @Req() req: DockerRequest) {
     return this.containers.execCreate(id, req.body);
-  }
-
-  @Head(':id/archive')
-  archiveHead(): never {
-    throw new DomainError('NOT_IMPLEMENTED' as never, 'archive is not implemented yet');
-  }
-
-  @Get(':id/archive')
-  archiveGet(): never {
-    throw new DomainError('NOT_IMPLEMENTED' as never, 'archive is not implemented yet');
-  }
-
-  @Put(':id/archive')
-  archivePut(): never {
-    throw new DomainError('NOT_IMPLEMENTED' as never, 'archive is not implemented yet');
   }
 }

@@ -1,8 +1,9 @@
 import { Module } from '@nestjs/common';
 import { ExecController } from '../exec/exec.controller';
+import { ArchiveController } from './archive.controller';
 import { ContainersController } from './containers.controller';
 import { ContainersService } from './containers.service';
 import { HijackService } from './hijack.service';
 
-@Module({ controllers: [ContainersController, ExecController], providers: [ContainersService, HijackService] })
+@Module({ controllers: [ArchiveController, ContainersController, ExecController], providers: [ContainersService, HijackService] })
 export class ContainersModule {}

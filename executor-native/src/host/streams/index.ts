@@ -1,0 +1,2 @@
+export { startStreamServer, StreamServer, berthArchivePath, readFirstLine } from './stream-server';
+export { containerChanges } from './changes';
