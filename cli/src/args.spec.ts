@@ -41,8 +41,8 @@ test('parsePid', () => {
   assert.equal(parsePid('4321\n/var/lib/berth/postgres\n1700000000\n5432\n'), 4321);
 });
 
-test('start order: executor first, gateway last; only the executor is privileged', () => {
+test('start order: executor first, gateway last; the executor and the gateway run as root, domain services do not', () => {
   assert.equal(PROCESSES[0].name, 'executor');
   assert.equal(PROCESSES.at(-1)?.name, 'gateway');
-  assert.deepEqual(PROCESSES.filter((p) => p.privileged).map((p) => p.name), ['executor']);
+  assert.deepEqual(PROCESSES.filter((p) => p.privileged).map((p) => p.name), ['executor', 'gateway']);
 });

@@ -4,7 +4,6 @@ import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import type { INestApplication } from '@nestjs/common';
 import type { BerthConfig } from '@berth/config';
-import type { RequestListener } from 'node:http';
 import { AppModule } from './app.module';
 import { apiVersionMiddleware } from './http/api-version.middleware';
 import { DockerExceptionFilter } from './http/docker-exception.filter';
@@ -12,16 +11,10 @@ import { HttpServers } from './http/http-servers';
 import { jsonBodyMiddleware } from './http/json-body.middleware';
 import { listenOnHosts } from './http/listeners';
 import { readBuildInfo } from './system/build-info';
+import createExpress, { type RequestHandler } from 'express';
 import { loadEngineId } from './system/engine-id';
 import { serverHeader, type SystemIdentity } from './system/system-identity';
 
-// express ships no typings here (no @types/express in the workspace); the gateway needs only this much.
-interface ExpressApp extends RequestListener {
-  use(handler: (...args: never[]) => void): void;
-  disable(setting: string): void;
-  set(setting: string, value: unknown): void;
-}
-const createExpress = require('express') as () => ExpressApp;
 
 export interface RunningGateway {
   readonly app: INestApplication;
@@ -56,8 +49,9 @@ export async function startGateway(config: BerthConfig, options: StartOptions = 
   // Express 5's default "simple" parser: repeated keys become arrays, no nested objects.
   express.set('query parser', 'simple');
   // Before Nest's routes: version prefix + identity headers, then JSON bodies.
-  express.use(apiVersionMiddleware(serverHeader(build)));
-  express.use(jsonBodyMiddleware());
+  // Our middlewares type the request as the node request Docker's routes see (DockerRequest).
+  express.use(apiVersionMiddleware(serverHeader(build)) as unknown as RequestHandler);
+  express.use(jsonBodyMiddleware() as unknown as RequestHandler);
 
   const app = await NestFactory.create(AppModule.forRoot(config, identity, servers), new ExpressAdapter(express), {
     bodyParser: false,

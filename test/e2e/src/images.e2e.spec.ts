@@ -5,7 +5,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -265,7 +265,7 @@ describe('images through the docker CLI', { timeout: 900_000 }, () => {
   test('docker import with changes; docker search answers with a clear error offline', async () => {
     const tar = join(berth.dir, 'rootfs.tar');
     const { tarEntries } = await import('@berth/oci/dist/testing');
-    require('node:fs').writeFileSync(tar, await tarEntries([{ name: 'hello.txt', data: 'hi' }]));
+    writeFileSync(tar, await tarEntries([{ name: 'hello.txt', data: 'hi' }]));
     const id = (await berth.docker(['import', '-c', 'CMD ["/hello"]', '-c', 'ENV A=b', '-m', 'from e2e', tar, 'imported:1'])).trim();
     assert.match(id, /^sha256:[a-f0-9]{64}$/);
     const inspect = JSON.parse(await berth.docker(['image', 'inspect', 'imported:1']))[0];
