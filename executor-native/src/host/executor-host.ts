@@ -73,6 +73,7 @@ export async function startExecutorHost(config: BerthConfig): Promise<ExecutorHo
       [ExecutorJob.ExecStart]: (p) => c.execStart(p),
       [ExecutorJob.ExecResize]: (p) => c.execResize(p),
       [ExecutorJob.ExecState]: (p) => c.execState(p),
+      [ExecutorJob.ExecWait]: (p) => c.execWait(p),
       ...networkJobHandlers(config),
       ...imageHandlers(config),
     },

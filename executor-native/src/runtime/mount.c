@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -222,6 +223,87 @@ static int has_user_mount(const struct container_config *c, const char *dest)
 	return 0;
 }
 
+static int own_cgroup_ns(const struct container_config *c)
+{
+	for (int i = 0; i < c->nnamespaces; i++)
+		if (c->namespaces[i].flag == CLONE_NEWCGROUP && !c->namespaces[i].path)
+			return 1;
+	return 0;
+}
+
+/* Docker's /sys/fs/cgroup view (runc's "cgroup" mount): with a cgroup namespace of our own, each v1
+ * hierarchy mounted from inside it shows the container's group as its root, so
+ * /sys/fs/cgroup/memory/memory.limit_in_bytes is the container's limit. A tmpfs holds them;
+ * co-mounted controllers get runc's symlinks (cpu -> cpu,cpuacct). Pure v2: cgroup2 itself.
+ * Read-only unless privileged. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+static int cgroup_mounts_setup(const struct container_config *c)
+{
+	char base[PATH_MAX], target[PATH_MAX];
+	unsigned long ro = c->privileged ? 0 : MS_RDONLY;
+	unsigned long flags = MS_NOSUID | MS_NOEXEC | MS_NODEV;
+	if (secure_join(c->root_path, "/sys/fs/cgroup", base, sizeof base) < 0)
+		return -1;
+	struct stat st;
+	if (sys->stat(base, &st) < 0)
+		return 0; /* no cgroup dir in this sysfs: nothing to show */
+	FILE *f = fopen("/proc/self/cgroup", "re");
+	if (!f)
+		return 0;
+	char line[1024];
+	int v1 = 0, v2 = 0;
+	char names[32][256];
+	int n = 0;
+	while (fgets(line, sizeof line, f) && n < 32) {
+		char *a = strchr(line, ':'), *b = a ? strchr(a + 1, ':') : NULL;
+		if (!a || !b)
+			continue;
+		*b = 0;
+		if (b == a + 1) {
+			v2 = 1;
+			continue;
+		}
+		snprintf(names[n++], sizeof names[0], "%s", a + 1);
+		v1 = 1;
+	}
+	fclose(f);
+	if (!v1) {
+		if (!v2)
+			return 0;
+		return do_mount("mount", "cgroup", base, "cgroup2", flags | ro, 0, NULL);
+	}
+	if (do_mount("mount", "tmpfs", base, "tmpfs", flags, 0, "mode=755") < 0)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		const char *opts = names[i];
+		const char *dir = strncmp(opts, "name=", 5) == 0 ? opts + 5 : opts;
+		char data[300];
+		if (strncmp(opts, "name=", 5) == 0)
+			snprintf(data, sizeof data, "none,%s", opts);
+		else
+			snprintf(data, sizeof data, "%s", opts);
+		snprintf(target, sizeof target, "%s/%s", base, dir);
+		if (sys->mkdir(target, 0755) < 0 && errno != EEXIST)
+			return fail("mount", "mkdir", target, errno);
+		if (do_mount("mount", "cgroup", target, "cgroup", flags | ro, 0, data) < 0)
+			return -1;
+		if (strchr(dir, ',')) {
+			char copy[256];
+			snprintf(copy, sizeof copy, "%s", dir);
+			for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+				snprintf(target, sizeof target, "%s/%s", base, tok);
+				if (sys->symlink(dir, target) < 0 && errno != EEXIST)
+					return fail("mount", "symlink", target, errno);
+			}
+		}
+	}
+	if (ro && sys->mount(NULL, base, NULL, MS_REMOUNT | MS_RDONLY | flags, "mode=755") < 0)
+		return fail("mount", "mount", "remount /sys/fs/cgroup read-only", errno);
+	return 0;
+}
+#pragma GCC diagnostic pop
+
 int mounts_setup(const struct container_config *c)
 {
 	char target[PATH_MAX];
@@ -239,6 +321,9 @@ int mounts_setup(const struct container_config *c)
 			if (do_mount("mount", m->src, target, m->type, flags, 0, m->data) < 0)
 				return -1;
 		}
+		if (own_cgroup_ns(c) && !has_user_mount(c, "/sys") && !has_user_mount(c, "/sys/fs/cgroup") &&
+		    cgroup_mounts_setup(c) < 0)
+			return -1;
 	}
 	for (int i = 0; i < c->nmounts; i++) {
 		const struct mount_entry *m = &c->mounts[i];

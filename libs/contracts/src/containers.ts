@@ -222,6 +222,8 @@ export interface ExecView {
   readonly workingDir: string;
   readonly env: string[];
   readonly detachKeys: string;
+  /** run by the health checker (not listed in ExecIDs; its events carry `execType=healthcheck`) */
+  readonly healthcheck?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -381,11 +383,13 @@ export type ContainerRemovalStarted = DomainEvent<'ContainerRemovalStarted', { i
 export type ContainerRemoved = DomainEvent<'ContainerRemoved', { id: string; name: string }>;
 export type ContainerHealthChanged = DomainEvent<
   'ContainerHealthChanged',
-  { id: string; status: HealthStatus; failingStreak: number; entry?: HealthLogEntry }
+  /** statusChanged false: a probe result only (Docker's `health_status` event is for changes); absent: changed */
+  { id: string; status: HealthStatus; failingStreak: number; entry?: HealthLogEntry; statusChanged?: boolean }
 >;
-export type ExecCreated = DomainEvent<'ExecCreated', { id: string; execId: string; exec: ExecView }>;
-export type ExecStarted = DomainEvent<'ExecStarted', { id: string; execId: string; pid: number }>;
-export type ExecExited = DomainEvent<'ExecExited', { id: string; execId: string; exitCode: number }>;
+/** Health-check execs carry `execType: 'healthcheck'` (Docker floods exec events for them; this lets them be filtered). */
+export type ExecCreated = DomainEvent<'ExecCreated', { id: string; execId: string; exec: ExecView; execType?: 'healthcheck' }>;
+export type ExecStarted = DomainEvent<'ExecStarted', { id: string; execId: string; pid: number; execType?: 'healthcheck' }>;
+export type ExecExited = DomainEvent<'ExecExited', { id: string; execId: string; exitCode: number; execType?: 'healthcheck' }>;
 
 export type ContainerEvent =
   | ContainerCreated

@@ -55,6 +55,8 @@ export enum ExecutorJob {
   ExecStart = 'exec.start',
   ExecResize = 'exec.resize',
   ExecState = 'exec.state',
+  /** Waits for an exec's exit (up to timeoutMs, then SIGKILL when asked); returns its captured output. */
+  ExecWait = 'exec.wait',
 }
 
 export interface ExecutorJobPayloads {
@@ -85,6 +87,7 @@ export interface ExecutorJobPayloads {
   [ExecutorJob.ExecStart]: ExecRef;
   [ExecutorJob.ExecResize]: ExecRef & { h: number; w: number };
   [ExecutorJob.ExecState]: ExecRef;
+  [ExecutorJob.ExecWait]: ExecRef & { timeoutMs: number; killOnTimeout?: boolean };
   /** `excludeDevs`: this namespace's own bridges, whose routes are no collision */
   [ExecutorJob.NetworkHostRoutes]: { excludeDevs?: string[] };
   [ExecutorJob.NetworkEnsureBridge]: NetworkBridgeSpec;
@@ -123,6 +126,8 @@ export interface ExecutorJobResults {
   [ExecutorJob.ExecStart]: { pid: number; startedAt: string };
   [ExecutorJob.ExecResize]: { ok: true };
   [ExecutorJob.ExecState]: ExecRuntimeState;
+  /** output: the captured stdout+stderr (captureOutput execs), at most 4096 bytes as Docker keeps for health checks */
+  [ExecutorJob.ExecWait]: { exitCode: number | null; timedOut: boolean; output: string; exitedAt: string | null };
   /** IPv4 destinations (CIDR) of the host's routes (the default route left out) */
   [ExecutorJob.NetworkHostRoutes]: { routes: string[] };
   [ExecutorJob.NetworkEnsureBridge]: { created: boolean };
@@ -282,6 +287,8 @@ export interface ExecCreatePayload {
   execId: string;
   process: ContainerProcessSpec;
   privileged?: boolean;
+  /** keep stdout+stderr in the exec's state dir (health checks: no client attaches) for exec.wait */
+  captureOutput?: boolean;
 }
 
 export type ContainerRuntimeStatus = 'absent' | 'prepared' | 'created' | 'running' | 'paused' | 'exited';

@@ -32,7 +32,7 @@ import {
 } from '@berth/contracts';
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { cgroup, InitError } from '../../native';
@@ -569,7 +569,8 @@ export class ContainerRuntime {
       memory_stats: {
         usage: s.memory.usage,
         max_usage: s.memory.max_usage,
-        limit: s.memory.limit,
+        // moby: no limit (v1's huge number) is reported as the machine's memory
+        limit: s.memory.limit > 0 && s.memory.limit < totalmem() ? s.memory.limit : totalmem(),
         failcnt: s.memory.failcnt,
         stats: s.memory.stats,
       },
@@ -613,7 +614,7 @@ export class ContainerRuntime {
 
   // ── exec ────────────────────────────────────────────────────────────────────────────────────
 
-  async execCreate({ containerId, execId, process: proc, privileged }: ExecCreatePayload) {
+  async execCreate({ containerId, execId, process: proc, privileged, captureOutput }: ExecCreatePayload) {
     const { p, st } = await this.runningClient(containerId);
     if (existsSync(join(p.stateDir, 'paused'))) throw conflict(`Container ${containerId} is paused, unpause the container before exec`);
     const x = p.exec(execId);
@@ -645,7 +646,7 @@ export class ContainerRuntime {
       const ready = await spawnShim({
         id: execId,
         stateDir: x.stateDir,
-        logPath: '/dev/null',
+        logPath: captureOutput ? join(x.stateDir, 'output.log') : '/dev/null',
         initExec: { pid: st.pid, specPath: x.json },
         tty: proc.tty,
         openStdin: proc.openStdin,
@@ -705,6 +706,42 @@ export class ContainerRuntime {
     }
     const exit = client.readExitFile();
     return { status: 'exited', pid: exit?.pid ?? 0, exitCode: exit?.exitCode ?? null };
+  }
+
+  /**
+   * Waits for the exec's exit up to timeoutMs; past it, SIGKILL when asked (a health check's timeout
+   * kills the check). output: what a captureOutput exec wrote (json-file lines joined), 4096 bytes at most.
+   */
+  async execWait({ containerId, execId, timeoutMs, killOnTimeout }: { containerId: string; execId: string; timeoutMs: number; killOnTimeout?: boolean }) {
+    const x = this.paths(containerId).exec(execId);
+    if (!existsSync(x.stateDir)) throw notFound(`No such exec instance: ${execId}`);
+    const client = new ShimClient(x.stateDir);
+    const exited = client.subscribeExit().catch(() => client.readExitFile());
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), Math.max(0, timeoutMs))));
+    let exit = await Promise.race([exited, timeout]);
+    clearTimeout(timer);
+    let timedOut = false;
+    if (exit === 'timeout') {
+      timedOut = true;
+      if (killOnTimeout) {
+        await client.signal(9).catch(() => undefined);
+        exit = await Promise.race([exited, new Promise<null>((r) => setTimeout(() => r(null), 5000).unref())]);
+      } else exit = null;
+    }
+    let output = '';
+    try {
+      for (const line of readFileSync(join(x.stateDir, 'output.log'), 'utf8').split('\n')) {
+        if (!line) continue;
+        output += (JSON.parse(line) as { log: string }).log;
+        if (Buffer.byteLength(output) >= 4096) break;
+      }
+    } catch {
+      /* no captured output */
+    }
+    const bytes = Buffer.from(output);
+    if (bytes.length > 4096) output = bytes.subarray(0, 4096).toString('utf8');
+    return { exitCode: exit ? exit.exitCode : null, timedOut, output, exitedAt: exit ? exit.exitedAt : null };
   }
 
   // ── remove ──────────────────────────────────────────────────────────────────────────────────

@@ -10,6 +10,7 @@ import {
   type ResolvedMount,
 } from '@berth/contracts';
 import type { ContainerState } from './container.decider';
+import { mergeHealthcheck, validateHealthcheck } from './health/health-config';
 
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -79,9 +80,10 @@ export function normalizeCreate(
     Entrypoint: entrypoint,
     Labels: labels,
     ...(config.StopSignal || ic.StopSignal ? { StopSignal: config.StopSignal || ic.StopSignal } : {}),
-    ...(config.Healthcheck || ic.Healthcheck ? { Healthcheck: config.Healthcheck?.Test?.length ? config.Healthcheck : { ...ic.Healthcheck, ...config.Healthcheck } } : {}),
+    ...(config.Healthcheck || ic.Healthcheck ? { Healthcheck: mergeHealthcheck(config.Healthcheck, ic.Healthcheck) } : {}),
   };
   if (merged.ExposedPorts && Object.keys(merged.ExposedPorts).length === 0) delete merged.ExposedPorts;
+  validateHealthcheck(merged.Healthcheck);
   if (merged.WorkingDir && !merged.WorkingDir.startsWith('/')) {
     throw invalid(`the working directory '${merged.WorkingDir}' is invalid, it needs to be an absolute path`);
   }

@@ -28,7 +28,7 @@ export function toContainerView(s: ContainerState, version = 0): ContainerView {
     exitCount: s.exitCount,
     stoppedByUser: s.stoppedByUser,
     logPath: s.logPath,
-    execIds: Object.keys(s.execs),
+    execIds: Object.values(s.execs).filter((e) => !e.healthcheck).map((e) => e.id),
     version,
   };
 }

@@ -131,7 +131,9 @@ export function decide(command: ContainerCommand, maybe: MaybeContainer): Contai
       return [{ type: 'ContainerKilled', schemaVersion: 1, data: { id, signal: command.signal } }];
     case 'RecordExited': {
       // Only the run we believe is running can exit (observations are redelivered; startedAt names the run).
-      if (!(s.status === 'running' || s.status === 'paused') || (command.startedAt && s.startedAt !== command.startedAt)) return [];
+      // rm -f: the run killed after BeginRemoval still dies (Docker shows kill, die, destroy); pid 0 = already recorded.
+      const up = s.status === 'running' || s.status === 'paused' || (s.status === 'removing' && s.pid > 0);
+      if (!up || (command.startedAt && s.startedAt !== command.startedAt)) return [];
       const events: ContainerEvent[] = [];
       if (command.oomKilled) events.push({ type: 'ContainerOomKilled', schemaVersion: 1, data: { id } });
       events.push({
@@ -196,23 +198,47 @@ export function decide(command: ContainerCommand, maybe: MaybeContainer): Contai
         {
           type: 'ContainerHealthChanged',
           schemaVersion: 1,
-          data: { id, status: command.status, failingStreak: command.failingStreak, ...(command.entry ? { entry: command.entry } : {}) },
+          data: {
+            id,
+            status: command.status,
+            failingStreak: command.failingStreak,
+            ...(command.entry ? { entry: command.entry } : {}),
+            statusChanged: !s.health || s.health.status !== command.status,
+          },
         },
       ];
     case 'CreateExec':
       if (s.status === 'paused') throw conflict(`Container ${id} is paused, unpause the container before exec`);
       if (s.status !== 'running') throw conflict(`container ${id} is not running`);
-      return [{ type: 'ExecCreated', schemaVersion: 1, data: { id, execId: command.exec.id, exec: command.exec } }];
+      return [
+        {
+          type: 'ExecCreated',
+          schemaVersion: 1,
+          data: { id, execId: command.exec.id, exec: command.exec, ...(command.exec.healthcheck ? { execType: 'healthcheck' as const } : {}) },
+        },
+      ];
     case 'RecordExecStarted': {
       const exec = s.execs[command.execId];
       if (!exec) throw notFound(`No such exec instance: ${command.execId}`);
       if (exec.running || exec.exitCode !== null) return [];
-      return [{ type: 'ExecStarted', schemaVersion: 1, data: { id, execId: command.execId, pid: command.pid } }];
+      return [
+        {
+          type: 'ExecStarted',
+          schemaVersion: 1,
+          data: { id, execId: command.execId, pid: command.pid, ...(exec.healthcheck ? { execType: 'healthcheck' as const } : {}) },
+        },
+      ];
     }
     case 'RecordExecExited': {
       const exec = s.execs[command.execId];
       if (!exec || exec.exitCode !== null) return [];
-      return [{ type: 'ExecExited', schemaVersion: 1, data: { id, execId: command.execId, exitCode: command.exitCode } }];
+      return [
+        {
+          type: 'ExecExited',
+          schemaVersion: 1,
+          data: { id, execId: command.execId, exitCode: command.exitCode, ...(exec.healthcheck ? { execType: 'healthcheck' as const } : {}) },
+        },
+      ];
     }
   }
 }
@@ -269,10 +295,13 @@ export function evolve(maybe: MaybeContainer, event: ContainerEvent): MaybeConta
       return s;
     case 'ContainerExited': {
       const execs: Record<string, ExecView> = {};
-      for (const [k, e] of Object.entries(s.execs)) execs[k] = e.running ? { ...e, running: false, exitCode: e.exitCode ?? 137 } : e;
+      for (const [k, e] of Object.entries(s.execs)) {
+        if (e.healthcheck) continue;
+        execs[k] = e.running ? { ...e, running: false, exitCode: e.exitCode ?? 137 } : e;
+      }
       return {
         ...s,
-        status: 'exited',
+        status: s.status === 'removing' ? 'removing' : 'exited',
         pid: 0,
         exitCode: event.data.exitCode,
         oomKilled: event.data.oomKilled,
@@ -317,6 +346,10 @@ export function evolve(maybe: MaybeContainer, event: ContainerEvent): MaybeConta
     }
     case 'ExecExited': {
       const e = s.execs[event.data.execId];
+      if (e?.healthcheck) {
+        const { [e.id]: _done, ...rest } = s.execs;
+        return { ...s, execs: rest };
+      }
       return e ? { ...s, execs: { ...s.execs, [e.id]: { ...e, running: false, exitCode: event.data.exitCode } } } : s;
     }
   }

@@ -438,6 +438,7 @@ export class ContainersService {
       this.stopping.add(c.id);
       try {
         if (c.status !== 'restarting') {
+          await this.registry.record(c.id, { type: 'RecordKill', signal: 'SIGKILL', requireRunning: false }, actor);
           const result = await this.runtime.stop(c.id, 'SIGKILL', 0);
           await this.registry.record(
             c.id,

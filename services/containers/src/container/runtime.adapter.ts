@@ -81,8 +81,17 @@ export class RuntimeAdapter {
     return this.executor.run(ExecutorJob.ContainerRemove, { id }, { timeoutMs: 60_000 });
   }
 
-  execCreate(containerId: string, execId: string, process: ContainerProcessSpec, privileged: boolean) {
-    return this.executor.run(ExecutorJob.ExecCreate, { containerId, execId, process, privileged }, { timeoutMs: QUICK_MS });
+  execCreate(containerId: string, execId: string, process: ContainerProcessSpec, privileged: boolean, captureOutput = false) {
+    return this.executor.run(
+      ExecutorJob.ExecCreate,
+      { containerId, execId, process, privileged, ...(captureOutput ? { captureOutput } : {}) },
+      { timeoutMs: QUICK_MS },
+    );
+  }
+
+  /** Up to timeoutMs for the exec's exit (then SIGKILL when killOnTimeout); its captured output. */
+  execWait(containerId: string, execId: string, timeoutMs: number, killOnTimeout: boolean) {
+    return this.executor.run(ExecutorJob.ExecWait, { containerId, execId, timeoutMs, killOnTimeout }, { timeoutMs: timeoutMs + QUICK_MS });
   }
 
   execStart(containerId: string, execId: string) {

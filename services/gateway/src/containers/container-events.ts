@@ -22,7 +22,14 @@ function c(_e: EventEnvelope, id: string, action: string, extra: Record<string, 
   };
 }
 
-const cmd = (e: { entrypoint: string; arguments: string[] }) => [e.entrypoint, ...e.arguments].join(' ');
+const execCmd = new Map<string, string>();
+const cmd = (e: { id: string; entrypoint: string; arguments: string[] }) => {
+  const text = [e.entrypoint, ...e.arguments].join(' ');
+  execCmd.set(e.id, text);
+  return text;
+};
+/** Health-check execs are marked so `docker events --filter` consumers can drop them (moby#49725). */
+const execType = (d: { execType?: string }): Record<string, string> => (d.execType ? { execType: d.execType } : {});
 
 export const containerTranslations: { [K in ContainerEvent['type']]: Translator<Extract<ContainerEvent, { type: K }>> } = {
   ContainerCreated: (e) => {
@@ -52,10 +59,14 @@ export const containerTranslations: { [K in ContainerEvent['type']]: Translator<
     known.delete(e.data.id);
     return t;
   },
-  ContainerHealthChanged: (e) => c(e, e.data.id, `health_status: ${e.data.status}`),
-  ExecCreated: (e) => c(e, e.data.id, `exec_create: ${cmd(e.data.exec)}`, { execID: e.data.execId }),
-  ExecStarted: (e) => c(e, e.data.id, 'exec_start', { execID: e.data.execId }),
-  ExecExited: (e) => c(e, e.data.id, 'exec_die', { execID: e.data.execId, exitCode: String(e.data.exitCode) }),
+  // Docker's health_status event marks a change; a probe result alone is not one.
+  ContainerHealthChanged: (e) => (e.data.statusChanged === false ? null : c(e, e.data.id, `health_status: ${e.data.status}`)),
+  ExecCreated: (e) => c(e, e.data.id, `exec_create: ${cmd(e.data.exec)}`, { execID: e.data.execId, ...execType(e.data) }),
+  ExecStarted: (e) => c(e, e.data.id, `exec_start: ${execCmd.get(e.data.execId) ?? ''}`.replace(/: $/, ''), { execID: e.data.execId, ...execType(e.data) }),
+  ExecExited: (e) => {
+    execCmd.delete(e.data.execId);
+    return c(e, e.data.id, 'exec_die', { execID: e.data.execId, exitCode: String(e.data.exitCode), ...execType(e.data) });
+  },
 };
 
 const NUM: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGUSR1: 10, SIGUSR2: 12, SIGTERM: 15, SIGSTOP: 19, SIGCONT: 18 };
