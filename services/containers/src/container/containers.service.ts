@@ -55,6 +55,8 @@ export class ContainersService {
   /** user-driven stops in flight: their exit must not trigger the restart policy */
   private readonly stopping = new Set<string>();
   private readonly restartTimers = new Map<string, NodeJS.Timeout>();
+  /** starts in flight: an exit observed before its start is recorded waits for it (else it would be dropped) */
+  private readonly starting = new Map<string, Promise<void>>();
 
   constructor(
     private readonly registry: ContainerRegistry,
@@ -211,8 +213,19 @@ export class ContainersService {
 
   async start(ref: string, actor: Actor | null = null, restart = false): Promise<void> {
     const c = this.registry.resolve(ref);
-    this.registry.check(c.id, { type: 'CheckStart' });
+    // The restart policy starts a `restarting` container; a user's start of one is a 304 like Docker's.
+    if (!(restart && c.status === 'restarting')) this.registry.check(c.id, { type: 'CheckStart' });
     if (!restart) this.cancelRestart(c.id);
+    const run = this.startRun(c, actor, restart);
+    this.starting.set(c.id, run.catch(() => undefined));
+    try {
+      await run;
+    } finally {
+      if (this.starting.get(c.id) !== undefined) this.starting.delete(c.id);
+    }
+  }
+
+  private async startRun(c: ContainerState, actor: Actor | null, restart: boolean): Promise<void> {
     try {
       const pid = await this.ensureShim(c);
       await this.attachNetwork(c, pid);
@@ -304,6 +317,7 @@ export class ContainersService {
     exit: { exitCode: number; oomKilled: boolean; finishedAt: string; startedAt: string },
     byUser = false,
   ): Promise<void> {
+    await this.starting.get(id);
     const c = this.registry.get(id);
     if (!c) return;
     const user = byUser || this.stopping.has(id);
