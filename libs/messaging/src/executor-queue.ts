@@ -8,7 +8,9 @@ import {
   ExecutorJobResults,
   executorQueueName,
 } from '@berth/contracts';
-import { redisOptionsFromUrl } from './redis-connection';
+import { closeRedis, openRedis, redisOptionsFromUrl, settlesWithin, unblockByName } from './redis-connection';
+import { RedisRpcClient } from './rpc-client';
+import { parseRequest, rpcRequestKey, toSerializedError, type RpcReplyMessage } from './rpc-protocol';
 
 export interface ExecutorRunOptions {
   /** How long to wait for the result (default: the client's defaultTimeoutMs). */
@@ -71,6 +73,25 @@ export function decodeJobFailure(reason: string): DomainError {
   return new DomainError(ErrorCode.Internal, reason);
 }
 
+/**
+ * Jobs that answer quickly and report nothing but their result go over the direct request/reply path
+ * (the RPC transport's Redis list + reply channel: one LPUSH, one BRPOP, one PUBLISH), not BullMQ
+ * (add script, marker, moveToActive, moveToFinished, the events stream and QueueEvents: about four
+ * times the latency, paid several times by every `docker run`). Durability is what the list gives: a
+ * request pushed while the executor is down waits in the list and runs when it is back (unless its
+ * caller stopped waiting); one in flight when the executor dies times out at the caller, who may retry
+ * (handlers are idempotent), as it would after BullMQ's stall check. Image jobs (progress, idempotency
+ * keys) and anything enqueued stay on BullMQ.
+ */
+export function isDirectExecutorJob(job: string): boolean {
+  return job === 'ping' || /^(container|exec|network|volume)\./.test(job);
+}
+
+/** The direct path's RPC service name for a node (no '.', which separates service from action). */
+export function directExecutorService(nodeId: string): string {
+  return `executor-direct-${nodeId.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+}
+
 const jobDefaults = {
   // A failed job is not retried by the queue: the caller is waiting on this one attempt and decides.
   attempts: 1,
@@ -85,6 +106,8 @@ export class ExecutorQueueClient implements ExecutorRunner {
   private readonly queue: Queue;
   private readonly events: QueueEvents;
   private readonly defaultTimeoutMs: number;
+  private readonly direct: RedisRpcClient;
+  private readonly directService: string;
 
   constructor(private readonly options: ExecutorQueueOptions) {
     this.queueName = executorQueueName(options.nodeId);
@@ -100,6 +123,10 @@ export class ExecutorQueueClient implements ExecutorRunner {
     // Without listeners an 'error' event would throw and take the process down.
     this.queue.on('error', (err) => this.logger.warn(`queue: ${err.message}`));
     this.events.on('error', (err) => this.logger.warn(`queue events: ${err.message}`));
+    this.directService = directExecutorService(options.nodeId);
+    this.direct = new RedisRpcClient({ redisUrl: options.redisUrl, namespace: options.namespace, defaultTimeoutMs: this.defaultTimeoutMs });
+    // Subscribed before the first job, so the first `docker run` does not pay for it.
+    this.direct.connect().catch((err: Error) => this.logger.warn(`direct executor replies: ${err.message}`));
   }
 
   async run<J extends ExecutorJob>(
@@ -108,6 +135,14 @@ export class ExecutorQueueClient implements ExecutorRunner {
     options: ExecutorRunOptions = {},
   ): Promise<ExecutorJobResults[J]> {
     const timeoutMs = options.timeoutMs ?? this.defaultTimeoutMs;
+    if (options.jobId === undefined && isDirectExecutorJob(job)) {
+      return this.direct.request<ExecutorJobResults[J]>(`${this.directService}.${job}`, payload, { timeoutMs }).catch((err: unknown) => {
+        if (err instanceof DomainError && err.code === ErrorCode.Timeout) {
+          throw new DomainError(ErrorCode.Timeout, `executor ${this.options.nodeId} did not finish ${job} within ${timeoutMs} ms`);
+        }
+        throw err;
+      });
+    }
     let added: Job | undefined;
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_, reject) => {
@@ -143,7 +178,7 @@ export class ExecutorQueueClient implements ExecutorRunner {
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled([this.events.close(), this.queue.close()]);
+    await Promise.allSettled([this.events.close(), this.queue.close(), this.direct.close()]);
   }
 
   /**
@@ -212,5 +247,117 @@ export function createExecutorWorker(options: ExecutorWorkerOptions): Worker {
     },
   );
   worker.on('error', (err) => logger.warn(`worker: ${err.message}`));
+  // The direct request/reply path (isDirectExecutorJob) runs the same handlers; it stops with the worker.
+  if (options.autorun ?? true) {
+    const direct = new DirectExecutorServer(options, handlers, logger);
+    direct.start();
+    const close = worker.close.bind(worker);
+    worker.close = async (force?: boolean) => {
+      await direct.close();
+      return close(force);
+    };
+  }
   return worker;
+}
+
+/** What a handler on the direct path gets for its `job` argument (no progress, no BullMQ record). */
+const directJob = (id: string, name: string, data: unknown) =>
+  ({ id, name, data, updateProgress: async () => undefined, log: async () => 0 }) as unknown as Job;
+
+/**
+ * The executor's end of the direct path: BRPOP on the node's request list, each request handled
+ * without waiting for the previous one (at most `maxInFlight` at once), the result or the DomainError
+ * PUBLISHed on the caller's reply channel.
+ */
+class DirectExecutorServer {
+  private readonly key: string;
+  private readonly service: string;
+  private readonly connectionName: string;
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly maxInFlight = 64;
+  private slotWaiters: (() => void)[] = [];
+  private blocking?: ReturnType<typeof openRedis>;
+  private pub?: ReturnType<typeof openRedis>;
+  private loop?: Promise<void>;
+  private closing = false;
+
+  constructor(
+    private readonly options: ExecutorWorkerOptions,
+    private readonly handlers: Record<string, (payload: unknown, job: Job) => Promise<unknown>>,
+    private readonly logger: Logger,
+  ) {
+    this.service = directExecutorService(options.nodeId);
+    this.key = rpcRequestKey(options.namespace, this.service);
+    this.connectionName = `berth-executor-direct-${process.pid}-${Math.random().toString(16).slice(2, 10)}`;
+  }
+
+  start(): void {
+    this.blocking = openRedis(this.options.redisUrl, this.logger, { connectionName: this.connectionName, maxRetriesPerRequest: null });
+    this.pub = openRedis(this.options.redisUrl, this.logger, { connectionName: `${this.connectionName}-pub` });
+    this.loop = this.run(this.blocking);
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    for (const wake of this.slotWaiters.splice(0)) wake();
+    if (this.pub) await unblockByName(this.pub, this.connectionName).catch(() => 0);
+    if (this.loop && !(await settlesWithin(this.loop, 1000))) this.blocking?.disconnect();
+    await this.loop;
+    await settlesWithin(Promise.allSettled([...this.inFlight]), 10_000);
+    await Promise.all([closeRedis(this.blocking), closeRedis(this.pub)]);
+  }
+
+  private async run(blocking: NonNullable<DirectExecutorServer['blocking']>): Promise<void> {
+    while (!this.closing) {
+      if (this.inFlight.size >= this.maxInFlight) {
+        await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
+        continue;
+      }
+      let popped: [string, string] | null;
+      try {
+        popped = await blocking.brpop(this.key, 5);
+      } catch (err) {
+        if (this.closing) break;
+        this.logger.warn(`BRPOP ${this.key}: ${(err as Error).message}`);
+        await new Promise((r) => setTimeout(r, 500));
+        continue;
+      }
+      if (!popped) continue;
+      const work = this.handle(popped[1]);
+      this.inFlight.add(work);
+      void work.finally(() => {
+        this.inFlight.delete(work);
+        for (const wake of this.slotWaiters.splice(0)) wake();
+      });
+    }
+  }
+
+  private async handle(raw: string): Promise<void> {
+    const message = parseRequest(raw);
+    if (!message || message.id === undefined || message.replyTo === undefined) {
+      this.logger.warn(`dropping malformed request on ${this.key}: ${raw.slice(0, 200)}`);
+      return;
+    }
+    if (message.deadline !== undefined && message.deadline < Date.now()) return; // nobody waits any more
+    const name = message.pattern.slice(this.service.length + 1);
+    const handler = Object.prototype.hasOwnProperty.call(this.handlers, name) ? this.handlers[name] : undefined;
+    let reply: RpcReplyMessage;
+    if (!handler) {
+      const err = new DomainError(ErrorCode.NotImplemented, `executor ${this.options.nodeId} has no handler for ${name}`);
+      reply = { id: message.id, err: toSerializedError(err), isDisposed: true };
+    } else {
+      try {
+        reply = { id: message.id, response: await handler(message.data, directJob(message.id, name, message.data)), isDisposed: true };
+      } catch (err) {
+        if (!(err instanceof DomainError)) this.logger.error(`${name} (direct ${message.id}) failed: ${(err as Error)?.stack ?? String(err)}`);
+        reply = { id: message.id, err: toSerializedError(DomainError.from(err)), isDisposed: true };
+      }
+    }
+    try {
+      await this.pub?.publish(message.replyTo, JSON.stringify(reply));
+    } catch (err) {
+      this.logger.warn(`could not reply to ${name} (${message.id}): ${(err as Error).message}`);
+    }
+  }
 }
