@@ -25,7 +25,7 @@ import {
 } from '@berth/contracts';
 import { EventStore } from '@berth/event-store';
 import { ExecutorQueueClient } from '@berth/messaging';
-import { BERTH_CONFIG, handleCommand, type Decider } from '@berth/service-kit';
+import { BERTH_CONFIG, CachedCommandHandler, type Decider } from '@berth/service-kit';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { formatCidr, intToIp, ipToInt, overlaps, parseCidr, pickSubnet, type Cidr } from './ipam';
@@ -64,13 +64,17 @@ export class NetworksService implements OnApplicationBootstrap {
   private readonly log = new Logger('NetworksService');
   private readonly createLock = new Mutex();
   private defaults: Promise<void> = Promise.resolve();
+  /** Each network's folded stream in memory, appends serialized per network (a lease costs one append). */
+  private readonly commands: CachedCommandHandler<NetworkCommand, NetworkState, NetworkEvent>;
 
   constructor(
-    private readonly store: EventStore,
+    store: EventStore,
     private readonly executor: ExecutorQueueClient,
     private readonly networks: NetworkRepository,
     @Inject(BERTH_CONFIG) private readonly config: BerthConfig,
-  ) {}
+  ) {
+    this.commands = new CachedCommandHandler(store, decider);
+  }
 
   private get table() {
     return networkNftTable(this.config.namespace);
@@ -149,7 +153,7 @@ export class NetworksService implements OnApplicationBootstrap {
 
   private async append(id: string, command: NetworkCommand, actor: Actor | null = null) {
     if (command.type === 'CreateNetwork') command = { ...command, data: { ...command.data, id } };
-    return handleCommand(this.store, networkStreamId(id), decider, command, actor);
+    return this.commands.handle(networkStreamId(id), command, actor);
   }
 
   private ensureBridge(n: Pick<NetworkView, 'bridge' | 'ipam' | 'internal'>) {
