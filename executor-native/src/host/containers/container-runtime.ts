@@ -741,6 +741,12 @@ export class ContainerRuntime {
     }
     const bytes = Buffer.from(output);
     if (bytes.length > 4096) output = bytes.subarray(0, 4096).toString('utf8');
+    // A captured-output exec (health check) leaves nothing behind once its exit is reported.
+    if (exit && existsSync(join(x.stateDir, 'output.log'))) {
+      const w = this.watching.get(x.stateDir);
+      if (w) await Promise.race([w, new Promise((r) => setTimeout(r, 10_000).unref())]);
+      if (existsSync(join(x.stateDir, 'reported'))) rmSync(x.stateDir, { recursive: true, force: true });
+    }
     return { exitCode: exit ? exit.exitCode : null, timedOut, output, exitedAt: exit ? exit.exitedAt : null };
   }
 
