@@ -8,7 +8,7 @@
  *   await berth.stop();
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { BerthConfigInput } from '@berth/config';
 import { createTempDir, createTestDatabase, createTestNamespace, randomSuffix } from '@berth/testing';
@@ -29,6 +29,61 @@ async function removeNamespaceNetworking(namespace: string): Promise<void> {
     const name = /^\d+: ([^:@]+)/.exec(line)?.[1];
     if (name && (name === bridge || name.startsWith(`${bridge.slice(0, 6)}-`))) sh(['ip', 'link', 'del', name]);
   }
+}
+
+const readJson = <T>(path: string): T | null => {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as T;
+  } catch {
+    return null;
+  }
+};
+const processName = (pid: number) => {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return null;
+  }
+};
+const processCgroups = (pid: number) => {
+  try {
+    return readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+  } catch {
+    return '';
+  }
+};
+
+/**
+ * What a reboot does to the containers of one data root: every berth-shim (container and exec) and
+ * every container process is SIGKILLed, nothing is recorded (no exit.json). Only processes proven to
+ * be ours are touched: a shim by its name, a container's init by its cgroup `berth/<id>`.
+ */
+export async function killContainerProcesses(dataRoot: string): Promise<number> {
+  const stateRoot = join(dataRoot, 's');
+  const runs: { shimPid?: number; pid?: number; containerId?: string }[] = [];
+  for (const name of existsSync(stateRoot) ? readdirSync(stateRoot) : []) {
+    const dir = join(stateRoot, name);
+    const run = readJson<{ shimPid?: number; pid?: number; containerId?: string }>(join(dir, 'run.json'));
+    if (run) runs.push(run);
+    for (const sub of readdirSync(dir)) {
+      const execRun = sub.startsWith('e') ? readJson<{ shimPid?: number; pid?: number }>(join(dir, sub, 'run.json')) : null;
+      if (execRun) runs.push({ shimPid: execRun.shimPid });
+    }
+  }
+  const victims: number[] = [];
+  // shims first, so none of them sees its container die and records the exit
+  for (const r of runs) if (r.shimPid && processName(r.shimPid) === 'berth-shim') victims.push(r.shimPid);
+  for (const pid of victims) process.kill(pid, 'SIGKILL');
+  const inits: number[] = [];
+  for (const r of runs) {
+    if (r.pid && r.containerId && processCgroups(r.pid).includes(`berth/${r.containerId}`)) inits.push(r.pid);
+  }
+  for (const pid of inits) process.kill(pid, 'SIGKILL');
+  const all = [...victims, ...inits];
+  for (let i = 0; i < 100 && all.some((pid) => existsSync(`/proc/${pid}`) && processName(pid) !== null); i++) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return all.length;
 }
 
 /** The checkout: test/e2e/dist/harness.js -> ../../.. */
@@ -99,6 +154,12 @@ export interface RunningBerth {
   berth(args: readonly string[], opts?: RunOptions): Promise<string>;
   /** berth down && berth up */
   restart(): Promise<void>;
+  /** berth up (after down()) */
+  up(): Promise<void>;
+  /** berth down: the processes stop, containers keep running (live restore) */
+  down(): Promise<void>;
+  /** berth down, a reboot as the containers see it (every shim and container process killed), berth up */
+  reboot(): Promise<void>;
   /** removes every container (best effort), berth down, drops the database, cleans the namespace, removes the temp dir */
   stop(): Promise<void>;
 }
@@ -203,6 +264,17 @@ export async function startBerth(opts: StartOptions = {}): Promise<RunningBerth>
     berth,
     async restart() {
       await berth(['down']);
+      await up();
+    },
+    async up() {
+      await up();
+    },
+    async down() {
+      await berth(['down']);
+    },
+    async reboot() {
+      await berth(['down']);
+      await killContainerProcesses(config['data-root'] as string);
       await up();
     },
     stop,

@@ -57,6 +57,8 @@ export class ContainersService {
   private readonly restartTimers = new Map<string, NodeJS.Timeout>();
   /** starts in flight: an exit observed before its start is recorded waits for it (else it would be dropped) */
   private readonly starting = new Map<string, Promise<void>>();
+  /** the network teardown of the last recorded exit: a second report of that exit (stop + observation) waits for it */
+  private readonly networkDown = new Map<string, Promise<void>>();
 
   constructor(
     private readonly registry: ContainerRegistry,
@@ -212,6 +214,11 @@ export class ContainersService {
   // ---- start / stop / kill / restart -----------------------------------------------------------
 
   async start(ref: string, actor: Actor | null = null, restart = false): Promise<void> {
+    // One start at a time per container (the restart policy and reconcile may both try one).
+    for (let inflight = this.starting.get(this.registry.resolve(ref).id); inflight; inflight = this.starting.get(this.registry.resolve(ref).id)) {
+      await inflight;
+      if (restart) return;
+    }
     const c = this.registry.resolve(ref);
     // The restart policy starts a `restarting` container; a user's start of one is a 304 like Docker's.
     if (!(restart && c.status === 'restarting')) this.registry.check(c.id, { type: 'CheckStart' });
@@ -327,9 +334,15 @@ export class ContainersService {
       { type: 'RecordExited', ...exit, restarting, byUser: user },
       SYSTEM_ACTOR,
     );
-    if (events.length === 0) return;
+    if (events.length === 0) {
+      await this.networkDown.get(id);
+      return;
+    }
     this.shimReady.delete(id);
-    await this.networkStopped(c);
+    const down = this.networkStopped(c);
+    this.networkDown.set(id, down);
+    await down;
+    if (this.networkDown.get(id) === down) this.networkDown.delete(id);
     if (restarting) {
       const after = this.registry.get(id)!;
       const delay = Math.min(100 * 2 ** Math.max(0, after.restartCount - 1), 60_000);
