@@ -7,3 +7,4 @@ export * from './system';
 export * from './executor';
 export * from './images';
 export * from './containers';
+export * from './generations';

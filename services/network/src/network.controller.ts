@@ -12,6 +12,8 @@ import {
   type DisconnectContainerReply,
   type DisconnectContainerRequest,
   type DisconnectNetworkRequest,
+  GenerationPatterns,
+  type GenerationReply,
   type InspectNetworkRequest,
   type ListNetworksRequest,
   NetworkPatterns,
@@ -33,6 +35,11 @@ export class NetworkController {
   @MessagePattern(NetworkPatterns.create)
   create(@Payload() req: CreateNetworkRequest): Promise<CreateNetworkReply> {
     return this.networks.create(req);
+  }
+
+  @MessagePattern(GenerationPatterns.network)
+  generation(): GenerationReply {
+    return { generation: this.networks.generation };
   }
 
   @MessagePattern(NetworkPatterns.list)

@@ -1,6 +1,7 @@
 import { type Actor, conflict, type ContainerEvent, containerStreamId, notFound } from '@berth/contracts';
 import { ConcurrencyError, EventStore } from '@berth/event-store';
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { type ContainerCommand, type ContainerState, decide, evolve } from './container.decider';
 import { CONTAINER_VIEW_TABLE } from './projections/container-view.projection';
@@ -28,6 +29,9 @@ export class ContainerRegistry implements OnModuleInit {
   private readonly listeners = new Set<Listener>();
   /** names being created right now (before their row exists) */
   private readonly reserved = new Map<string, string>();
+  /** moves on every change of any container (GenerationPatterns: the gateway's list cache) */
+  private changes = 0;
+  private readonly instance = randomBytes(4).toString('hex');
 
   constructor(
     private readonly store: EventStore,
@@ -39,7 +43,13 @@ export class ContainerRegistry implements OnModuleInit {
       `SELECT id, state, version FROM ${CONTAINER_VIEW_TABLE}`,
     );
     for (const r of rows) if (r.state && r.state.id) this.byId.set(r.id, { state: r.state, version: r.version });
+    this.changes++;
     this.logger.log(`${rows.length} containers loaded`);
+  }
+
+  /** A token that changes whenever any container's state does. */
+  get generation(): string {
+    return `${this.instance}:${this.changes}`;
   }
 
   all(): ContainerState[] {
@@ -143,6 +153,7 @@ export class ContainerRegistry implements OnModuleInit {
       const state = events.reduce(evolve, before);
       if (state) this.byId.set(id, { state, version: (entry?.version ?? 0) + events.length });
       else this.byId.delete(id);
+      this.changes++;
       for (const l of [...this.listeners]) {
         try {
           l(state, events, before);
@@ -162,6 +173,7 @@ export class ContainerRegistry implements OnModuleInit {
     );
     if (state) this.byId.set(id, { state, version: history.length });
     else this.byId.delete(id);
+    this.changes++;
   }
 }
 

@@ -9,6 +9,8 @@ import {
   type ExecCreateRequest,
   type ExecRefRequest,
   type ExecResizeRequest,
+  GenerationPatterns,
+  type GenerationReply,
   type KillContainerRequest,
   type ListContainersRequest,
   type PruneContainersRequest,
@@ -43,6 +45,11 @@ export class ContainersController {
   @MessagePattern(ContainerPatterns.inspect)
   inspect(@Payload() req: ContainerRefRequest) {
     return this.containers.inspect(req.id);
+  }
+
+  @MessagePattern(GenerationPatterns.containers)
+  generation(): GenerationReply {
+    return { generation: this.registry.generation };
   }
 
   @MessagePattern(ContainerPatterns.list)

@@ -11,6 +11,8 @@ import {
   ImagePatterns,
   invalid,
   type ContainerEndpointsReply,
+  GenerationPatterns,
+  type GenerationReply,
   type NetworkEndpoint,
   NetworkPatterns,
   type NetworkView,
@@ -29,6 +31,8 @@ import { parseCreateBody, toContainerInspect, toContainerSummary } from './conta
 /** Long polls (wait, exec wait) are re-asked after this; the service answers `pending` before it. */
 const LONG_POLL_MS = 6 * 60_000;
 const LONG_MS = 120_000;
+/** distinct list queries (all, limit, filters) kept */
+const LIST_CACHE_KEYS = 32;
 
 const namedVolumes = (binds: readonly string[] | null | undefined, mounts: readonly { Type?: string; Source?: string }[] | null | undefined) => {
   const names = new Set<string>();
@@ -43,6 +47,10 @@ const namedVolumes = (binds: readonly string[] | null | undefined, mounts: reado
 /** Container use cases at the API edge: orchestrate create, translate views to Docker's JSON. */
 @Injectable()
 export class ContainersService {
+  /** list query -> the views of the last full read and the containers generation they belong to */
+  private readonly listCache = new Map<string, { generation: string; views: ContainerView[] }>();
+  private endpointsCache?: { generation: string; byContainer: Map<string, NetworkEndpoint[]> };
+
   constructor(private readonly rpc: RpcClient) {}
 
   async create(name: string | undefined, body: unknown): Promise<{ Id: string; Warnings: string[] }> {
@@ -91,10 +99,39 @@ export class ContainersService {
   }
 
   async list(all: boolean, limit: number | undefined, filters: Filters) {
-    const views = await this.rpc.request<ContainerView[]>(ContainerPatterns.list, { all, limit, filters });
-    const byContainer = views.length ? await this.endpointsByContainer() : undefined;
+    // Generation tokens first (tiny replies): an unchanged list is served from what the last full read built.
+    const [containersGen, networkGen] = await Promise.all([this.generation(GenerationPatterns.containers), this.generation(GenerationPatterns.network)]);
+    const key = JSON.stringify([all, limit ?? null, filters]);
+    const hit = containersGen !== undefined ? this.listCache.get(key) : undefined;
+    let views: ContainerView[];
+    if (hit && hit.generation === containersGen) {
+      views = hit.views;
+    } else {
+      views = await this.rpc.request<ContainerView[]>(ContainerPatterns.list, { all, limit, filters });
+      if (containersGen !== undefined) {
+        this.listCache.delete(key);
+        this.listCache.set(key, { generation: containersGen, views });
+        if (this.listCache.size > LIST_CACHE_KEYS) this.listCache.delete(this.listCache.keys().next().value!);
+      }
+    }
+    let byContainer: Map<string, NetworkEndpoint[]> | undefined;
+    if (views.length) {
+      if (networkGen !== undefined && this.endpointsCache?.generation === networkGen) byContainer = this.endpointsCache.byContainer;
+      else {
+        byContainer = await this.endpointsByContainer();
+        this.endpointsCache = networkGen !== undefined && byContainer ? { generation: networkGen, byContainer } : undefined;
+      }
+    }
     const now = Date.now();
     return views.map((v) => toContainerSummary(v, now, byContainer ? (byContainer.get(v.id) ?? []) : undefined));
+  }
+
+  /** undefined when the service cannot tell (then nothing is cached). */
+  private generation(pattern: string): Promise<string | undefined> {
+    return this.rpc.request<GenerationReply>(pattern, {}).then(
+      (r) => (typeof r?.generation === 'string' ? r.generation : undefined),
+      () => undefined,
+    );
   }
 
   /** One request for every container's endpoints (the networks list carries them). */

@@ -66,6 +66,9 @@ export class NetworksService implements OnApplicationBootstrap {
   private defaults: Promise<void> = Promise.resolve();
   /** Each network's folded stream in memory, appends serialized per network (a lease costs one append). */
   private readonly commands: CachedCommandHandler<NetworkCommand, NetworkState, NetworkEvent>;
+  /** moves on every append (GenerationPatterns: the gateway's list cache); every change goes through append() */
+  private changes = 0;
+  private readonly instance = randomBytes(4).toString('hex');
 
   constructor(
     store: EventStore,
@@ -151,9 +154,17 @@ export class NetworksService implements OnApplicationBootstrap {
     return { internal: false, attachable: false, enableIPv6: false, options: {}, labels: {}, ...d };
   }
 
+  get generation(): string {
+    return `${this.instance}:${this.changes}`;
+  }
+
   private async append(id: string, command: NetworkCommand, actor: Actor | null = null) {
     if (command.type === 'CreateNetwork') command = { ...command, data: { ...command.data, id } };
-    return this.commands.handle(networkStreamId(id), command, actor);
+    try {
+      return await this.commands.handle(networkStreamId(id), command, actor);
+    } finally {
+      this.changes++;
+    }
   }
 
   private ensureBridge(n: Pick<NetworkView, 'bridge' | 'ipam' | 'internal'>) {
