@@ -50,6 +50,7 @@ export function readFirstLine(stream: Readable, limit = MAX_LINE): Promise<{ lin
     stream.once('end', onEnd);
     stream.once('error', onEnd);
     stream.once('close', onEnd);
+    stream.resume(); // a stream paused by an earlier read stays paused until told
   });
 }
 

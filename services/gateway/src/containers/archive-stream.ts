@@ -37,6 +37,7 @@ export function readLine(stream: Readable, limit = MAX_LINE): Promise<{ line: st
     stream.once('end', onEnd);
     stream.once('error', onEnd);
     stream.once('close', onEnd);
+    stream.resume(); // a stream paused by an earlier read stays paused until told
   });
 }
 
