@@ -183,7 +183,12 @@ describe('container networking through the docker CLI', { timeout: 900_000 }, ()
       ports.push(port);
     }
     assert.notEqual(ports[0], ports[1]);
-    await berth.docker(['rm', '-f', zero, all]);
+    const local = await freePort();
+    const loopback = (await berth.docker(['run', '-d', '-p', `127.0.0.1:${local}:80`, image, 'httpd', '-f', '-p', '80', '-h', '/etc'])).trim();
+    assert.equal((await berth.docker(['port', loopback])).trim(), `80/tcp -> 127.0.0.1:${local}`);
+    assert.equal(await fetchHostname('127.0.0.1', local), loopback.slice(0, 12));
+    await berth.docker(['rm', '-f', zero, all, loopback]);
+    ports.push(local);
     for (const port of ports) assert.doesNotMatch(nftRules(), new RegExp(`dport ${port}\\b`));
   });
 
@@ -203,6 +208,10 @@ describe('container networking through the docker CLI', { timeout: 900_000 }, ()
 
   test('a user-defined network; connect and disconnect a running container', async () => {
     const net = `n-${randomSuffix()}`;
+    const missing = await berth.dockerResult(['run', '-d', '--network', net, image, 'true']);
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, new RegExp(`network ${net} not found`));
+    assert.deepEqual((await berth.docker(['ps', '-aq'])).trim(), '', 'nothing is created for a missing network');
     await berth.docker(['network', 'create', net]);
     const server = (await berth.docker(['run', '-d', '--network', net, image, 'httpd', '-f', '-p', '80', '-h', '/etc'])).trim();
     const clientId = (await berth.docker(['run', '-d', '--network', net, image, 'sleep', '300'])).trim();
