@@ -157,7 +157,7 @@ async function storeLayer(store: LayerStore, file: string, expectedDiffId: strin
   // The chainID needs the diffID, known only after unpacking when the caller has none (import).
   const scratch = await store.scratch(sha256(`${digest}${Date.now()}`));
   try {
-    const r = await unpackLayer(store.blobs.open(digest), scratch);
+    const r = await unpackLayer(store.blobs.open(digest), scratch, store.unpackOptions);
     if (expectedDiffId && r.diffId !== expectedDiffId) throw bad(`layer ${digest}: diffID mismatch: the config says ${expectedDiffId}, the layer is ${r.diffId}`);
     const chainId = chainOf(parent, r.diffId);
     if (await store.hasLayer(chainId)) await rm(scratch, { recursive: true, force: true });

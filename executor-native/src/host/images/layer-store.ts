@@ -1,6 +1,7 @@
 import { DomainError, ErrorCode } from '@berth/contracts';
-import { ContentStore, digestHex } from '@berth/oci';
+import { ContentStore, digestHex, type UnpackOptions } from '@berth/oci';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -11,11 +12,20 @@ import { join } from 'node:path';
  *   layers/.tmp/<…>          layers being unpacked (renamed into place when verified)
  *   tmp/                     upload/download archives handed between gateway and executor
  */
+/** build/berth-unpack (src/unpack/), next to berth-init and berth-shim. */
+export const defaultUnpackerPath = () => join(__dirname, '..', '..', '..', 'build', 'berth-unpack');
+
 export class LayerStore {
   readonly blobs: ContentStore;
+  /** How layers are unpacked: by berth-unpack when it is built, else by @berth/oci's tar-stream path. */
+  readonly unpackOptions: UnpackOptions;
 
-  constructor(readonly dataRoot: string) {
+  constructor(
+    readonly dataRoot: string,
+    nativeUnpacker: string | undefined = existsSync(defaultUnpackerPath()) ? defaultUnpackerPath() : undefined,
+  ) {
     this.blobs = new ContentStore(dataRoot);
+    this.unpackOptions = nativeUnpacker ? { nativeUnpacker } : {};
   }
 
   layerDir(chainId: string): string {

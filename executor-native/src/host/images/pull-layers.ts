@@ -15,8 +15,8 @@ type Payload = ExecutorJobPayloads[ExecutorJob.ImagePullLayers];
 type Result = ExecutorJobResults[ExecutorJob.ImagePullLayers];
 type LayerResult = Result['layers'][number];
 
-/** Layers fetched at once (dockerd: 3). */
-const CONCURRENCY = 4;
+/** Layers fetched at once: dockerd's max-concurrent-downloads default. */
+const CONCURRENCY = 3;
 
 /**
  * Splits one stream into two with back-pressure from both (the content store and the unpacker read
@@ -95,7 +95,7 @@ export async function pullLayers(
         progress.report({ digest: layer.digest, phase: 'verified' });
       }
       progress.report({ digest: layer.digest, phase: 'extract', current: 0, total: layer.size });
-      const r = await unpackLayer(store.blobs.open(layer.digest), scratch);
+      const r = await unpackLayer(store.blobs.open(layer.digest), scratch, store.unpackOptions);
       diffId = r.diffId;
       unpackedSize = r.size;
       action = haveBlob ? 'unpacked' : 'downloaded';
@@ -106,7 +106,7 @@ export async function pullLayers(
       const stored = store.blobs.write(desc, toStore, {
         onProgress: (n) => progress.report({ digest: layer.digest, phase: 'download', current: n, total: layer.size }),
       });
-      const unpacked = unpackLayer(toUnpack, scratch);
+      const unpacked = unpackLayer(toUnpack, scratch, store.unpackOptions);
       // Who failed first decides what the failure means: the source (network, digest) or the unpacker.
       let sourceError: unknown;
       let stopping = false;
