@@ -31,7 +31,9 @@ import {
   type ExecutorObservation,
 } from '@berth/contracts';
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -772,12 +774,33 @@ export class ContainerRuntime {
       } else if (run?.shimPid && alive(run.shimPid) && isShim(run.shimPid)) {
         process.kill(run.shimPid, 'SIGKILL');
       }
-      await cgroup.remove(p.cgroup).catch(() => undefined);
+      // Usually gone already (the exit watch removes it); the remove command is a process spawn.
+      if (cgroupExists(p.cgroup)) await cgroup.remove(p.cgroup).catch(() => undefined);
       unmountUnder(p.dir);
-      rmSync(p.stateDir, { recursive: true, force: true });
-      rmSync(p.dir, { recursive: true, force: true });
+      // Renamed out of the way at once (the id is free again), deleted after the reply: a recursive
+      // delete costs tens of ms here. What a crash leaves in trash/ the next reconcile deletes.
+      this.discard(p.stateDir);
+      this.discard(p.dir);
       return { removed: true };
     });
+  }
+
+  private get trashDir() {
+    return join(this.dataRoot, 'trash');
+  }
+
+  /** Moves `dir` into trash/ (same filesystem) and deletes it in the background; falls back to deleting in place. */
+  private discard(dir: string): void {
+    if (!existsSync(dir)) return;
+    const target = join(this.trashDir, `${Date.now()}-${randomBytes(6).toString('hex')}`);
+    try {
+      mkdirSync(this.trashDir, { recursive: true, mode: 0o700 });
+      renameSync(dir, target);
+    } catch {
+      rmSync(dir, { recursive: true, force: true });
+      return;
+    }
+    void rm(target, { recursive: true, force: true }).catch((e: Error) => this.logger.warn(`delete ${target}: ${e.message} (reconcile retries)`));
   }
 
   // ── reconcile ───────────────────────────────────────────────────────────────────────────────
@@ -786,6 +809,8 @@ export class ContainerRuntime {
   async reconcile(): Promise<{ watched: number; orphans: string[] }> {
     const orphans: string[] = [];
     const stateRoot = join(this.dataRoot, 's');
+    // Removed containers' dirs whose background delete a crash interrupted.
+    for (const t of safeReaddir(this.trashDir)) await rm(join(this.trashDir, t), { recursive: true, force: true }).catch(() => undefined);
     const known = new Set<string>();
     let watched = 0;
     for (const name of safeReaddir(stateRoot)) {
