@@ -38,15 +38,46 @@ export function logFiles(path: string, max = 100): string[] {
   return files;
 }
 
-/** One frame (stdcopy) or the raw bytes (TTY) for a log line, with the optional timestamp prefix. */
-function encode(line: LogLine, q: LogQuery): Buffer {
-  const text = q.timestamps ? `${line.time} ${line.log}` : line.log;
-  const payload = Buffer.from(text, 'utf8');
-  if (q.tty) return payload;
-  const header = Buffer.alloc(8);
-  header[0] = line.stream === 'stderr' ? 2 : 1;
-  header.writeUInt32BE(payload.length, 4);
-  return Buffer.concat([header, payload]);
+/** Encoded output is cut into chunks of about this size. */
+const CHUNK_BYTES = 256 * 1024;
+
+/**
+ * One stdcopy frame per line (or the raw bytes with a TTY), with the optional timestamp prefix,
+ * written straight into chunk-sized buffers: no per-line header, payload and concat allocations
+ * (100k lines made 300k small buffers).
+ */
+function encodeAll(lines: readonly LogLine[], q: LogQuery): Buffer[] {
+  const out: Buffer[] = [];
+  const header = q.tty ? 0 : 8;
+  let i = 0;
+  while (i < lines.length) {
+    const texts: string[] = [];
+    const sizes: number[] = [];
+    let bytes = 0;
+    while (i < lines.length && bytes < CHUNK_BYTES) {
+      const l = lines[i++]!;
+      const text = q.timestamps ? `${l.time} ${l.log}` : l.log;
+      const size = Buffer.byteLength(text, 'utf8');
+      texts.push(text);
+      sizes.push(size);
+      bytes += header + size;
+    }
+    const buf = Buffer.allocUnsafe(bytes);
+    let off = 0;
+    for (let k = 0, first = i - texts.length; k < texts.length; k++) {
+      if (header) {
+        buf[off] = lines[first + k]!.stream === 'stderr' ? 2 : 1;
+        buf[off + 1] = 0;
+        buf[off + 2] = 0;
+        buf[off + 3] = 0;
+        buf.writeUInt32BE(sizes[k]!, off + 4);
+        off += 8;
+      }
+      off += buf.write(texts[k]!, off, sizes[k]!, 'utf8');
+    }
+    out.push(buf);
+  }
+  return out;
 }
 
 function accept(line: LogLine, q: LogQuery): boolean {
@@ -59,6 +90,37 @@ function accept(line: LogLine, q: LogQuery): boolean {
   return true;
 }
 
+const LOG_PREFIX = '{"log":"';
+const LOG_STREAM = '","stream":"';
+const LOG_TIME = '","time":"';
+
+/**
+ * One json-file line. The shim writes exactly `{"log":"…","stream":"stdout|stderr","time":"…"}`, and
+ * every `"` inside the log text is escaped, so the last `","stream":"` ends it: taken apart without
+ * JSON.parse (which was most of the time of `docker logs`), unescaping only when the text needs it.
+ * Anything else goes through JSON.parse.
+ */
+function parseLine(s: string): LogLine {
+  if (s.startsWith(LOG_PREFIX) && s.endsWith('"}')) {
+    const mid = s.lastIndexOf(LOG_STREAM);
+    if (mid >= LOG_PREFIX.length - 1) {
+      const at = mid + LOG_STREAM.length;
+      const stream = s.startsWith('stdout', at) ? 'stdout' : s.startsWith('stderr', at) ? 'stderr' : '';
+      if (stream && s.startsWith(LOG_TIME, at + 6)) {
+        const time = s.slice(at + 6 + LOG_TIME.length, -2);
+        const raw = s.slice(LOG_PREFIX.length, mid);
+        const esc = raw.indexOf('\\');
+        let log: string;
+        if (esc < 0) log = raw;
+        else if (esc === raw.length - 2 && raw.endsWith('\\n')) log = `${raw.slice(0, -2)}\n`;
+        else log = JSON.parse(`"${raw}"`) as string;
+        if (time.indexOf('"') < 0) return { log, stream, time };
+      }
+    }
+  }
+  return JSON.parse(s) as LogLine;
+}
+
 function parseLines(text: string): LogLine[] {
   const out: LogLine[] = [];
   let start = 0;
@@ -67,7 +129,7 @@ function parseLines(text: string): LogLine[] {
     if (nl < 0) break;
     if (nl > start) {
       try {
-        out.push(JSON.parse(text.slice(start, nl)) as LogLine);
+        out.push(parseLine(text.slice(start, nl)));
       } catch {
         // a torn line (rotation in progress): skip
       }
@@ -93,24 +155,7 @@ export function readLog(path: string, q: LogQuery): { chunks: Buffer[]; offset: 
     for (const l of parseLines(data.subarray(0, end).toString('utf8'))) if (accept(l, q)) lines.push(l);
   }
   const picked = q.tail >= 0 ? lines.slice(Math.max(0, lines.length - q.tail)) : lines;
-  return { chunks: batch(picked.map((l) => encode(l, q))), offset, ino };
-}
-
-function batch(parts: Buffer[], size = 256 * 1024): Buffer[] {
-  const out: Buffer[] = [];
-  let cur: Buffer[] = [];
-  let n = 0;
-  for (const p of parts) {
-    cur.push(p);
-    n += p.length;
-    if (n >= size) {
-      out.push(Buffer.concat(cur));
-      cur = [];
-      n = 0;
-    }
-  }
-  if (cur.length) out.push(Buffer.concat(cur));
-  return out;
+  return { chunks: encodeAll(picked, q), offset, ino };
 }
 
 /** Follows `path` from `offset`: new complete lines, switching to the new file after a rotation. */
@@ -171,6 +216,6 @@ export class LogFollower {
     }
     const end = buf.subarray(0, got).lastIndexOf(10) + 1;
     const lines = parseLines(buf.subarray(0, end).toString('utf8')).filter((l) => accept(l, this.q));
-    return { chunks: batch(lines.map((l) => encode(l, this.q))), consumed: end };
+    return { chunks: encodeAll(lines, this.q), consumed: end };
   }
 }
