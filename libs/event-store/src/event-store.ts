@@ -92,6 +92,12 @@ export class EventStore implements EventStoreApi {
     const run = (manager: EntityManager) => this.appendIn(manager, streamId, expectedVersion, events, options);
     const given = options.manager;
     if (given?.queryRunner?.isTransactionActive) return run(given);
+    if (options.durable === false) {
+      return (given ?? this.dataSource.manager).transaction(async (manager) => {
+        await manager.query(`SET LOCAL synchronous_commit TO off`);
+        return run(manager);
+      });
+    }
     return (given ?? this.dataSource.manager).transaction(run);
   }
 

@@ -11,6 +11,13 @@ interface Entry {
   version: number;
 }
 
+/**
+ * Facts whose commit need not wait for the WAL flush (AppendOptions.durable): attach notices, exec
+ * sessions (ephemeral: dockerd keeps them in memory only) and health results (re-measured every
+ * interval). Only a crash of Postgres itself could lose the last few hundred ms of them.
+ */
+const TRANSIENT = new Set<ContainerCommand['type']>(['RecordAttached', 'CreateExec', 'RecordExecStarted', 'RecordExecExited', 'RecordHealth']);
+
 type Listener = (state: ContainerState | null, events: readonly ContainerEvent[], before: ContainerState | null) => void;
 
 /**
@@ -139,7 +146,7 @@ export class ContainerRegistry implements OnModuleInit {
       const events = decide(command, before);
       if (events.length === 0) return { state: before, events };
       try {
-        await this.store.append(containerStreamId(id), entry?.version ?? 0, events, { actor });
+        await this.store.append(containerStreamId(id), entry?.version ?? 0, events, { actor, durable: !TRANSIENT.has(command.type) });
       } catch (e) {
         if (e instanceof ConcurrencyError && attempt < 5) {
           await this.reload(id);
