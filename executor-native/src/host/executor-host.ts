@@ -55,6 +55,7 @@ export async function startExecutorHost(config: BerthConfig): Promise<ExecutorHo
       [ExecutorJob.Ping]: async () => ({ nodeId: config.nodeId, pid: process.pid }),
       [ExecutorJob.CreateVolumeDir]: ({ name }) => volumes.create(name),
       [ExecutorJob.RemoveVolumeDir]: ({ name }) => volumes.remove(name),
+      [ExecutorJob.PopulateVolumeDir]: ({ name, layerDirs, path }) => volumes.populate(name, layerDirs, path),
       [ExecutorJob.ContainerPrepare]: (p) => c.prepare(p),
       [ExecutorJob.ContainerCreate]: (p) => c.create(p),
       [ExecutorJob.ContainerStart]: (p) => c.start(p),

@@ -29,6 +29,8 @@ export enum ExecutorJob {
   ImageImportLayers = 'image.import-layers',
   CreateVolumeDir = 'volume.create-dir',
   RemoveVolumeDir = 'volume.remove-dir',
+  /** Copy-up: an empty volume gets the image's content at a path (no-op when the volume has content). */
+  PopulateVolumeDir = 'volume.populate-dir',
   NetworkHostRoutes = 'network.host-routes',
   NetworkEnsureBridge = 'network.ensure-bridge',
   NetworkRemoveBridge = 'network.remove-bridge',
@@ -69,6 +71,7 @@ export interface ExecutorJobPayloads {
   [ExecutorJob.ImageImportLayers]: images.ImportLayersPayload;
   [ExecutorJob.CreateVolumeDir]: { name: string };
   [ExecutorJob.RemoveVolumeDir]: { name: string };
+  [ExecutorJob.PopulateVolumeDir]: { name: string; layerDirs: string[]; path: string };
   [ExecutorJob.ContainerPrepare]: ContainerPreparePayload;
   [ExecutorJob.ContainerCreate]: ContainerCreatePayload;
   [ExecutorJob.ContainerStart]: ContainerRef;
@@ -108,6 +111,7 @@ export interface ExecutorJobResults {
   [ExecutorJob.ImageImportLayers]: images.ImportLayersResult;
   [ExecutorJob.CreateVolumeDir]: { mountpoint: string };
   [ExecutorJob.RemoveVolumeDir]: { removed: boolean; bytes: number };
+  [ExecutorJob.PopulateVolumeDir]: { copied: boolean };
   [ExecutorJob.ContainerPrepare]: { dir: string; rootfs: string };
   [ExecutorJob.ContainerCreate]: { pid: number; shimPid: number };
   [ExecutorJob.ContainerStart]: { pid: number; startedAt: string };

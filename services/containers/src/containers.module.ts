@@ -6,9 +6,10 @@ import { HealthChecker } from './container/health/health-checker';
 import { NetworkAdapter } from './container/network.adapter';
 import { ObservationsConsumer } from './container/observations.consumer';
 import { RuntimeAdapter } from './container/runtime.adapter';
+import { VolumeAdapter } from './container/volume.adapter';
 
 @Module({
   controllers: [ContainersController],
-  providers: [ContainerRegistry, ContainersService, RuntimeAdapter, NetworkAdapter, ObservationsConsumer, HealthChecker],
+  providers: [ContainerRegistry, ContainersService, RuntimeAdapter, NetworkAdapter, ObservationsConsumer, HealthChecker, VolumeAdapter],
 })
 export class ContainersModule {}

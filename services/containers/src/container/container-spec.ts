@@ -49,6 +49,8 @@ export function normalizeCreate(
   host: HostConfig,
   image: ResolvedImageView,
   volumeMountpoints: Record<string, string>,
+  /** destination -> name of the anonymous volume created for it (see anonymousVolumeTargets) */
+  anonymousAt: Record<string, string> = {},
 ): NormalizedCreate {
   const ic = image.config ?? {};
   const warnings: string[] = [];
@@ -75,7 +77,7 @@ export function normalizeCreate(
     Env: env,
     Cmd: cmd,
     Image: config.Image ?? '',
-    Volumes: config.Volumes ?? ic.Volumes ?? null,
+    Volumes: config.Volumes || ic.Volumes ? { ...(ic.Volumes ?? {}), ...(config.Volumes ?? {}) } : null,
     WorkingDir: config.WorkingDir || ic.WorkingDir || '',
     Entrypoint: entrypoint,
     Labels: labels,
@@ -137,11 +139,15 @@ export function normalizeCreate(
     Privileged: !!host.Privileged,
     ReadonlyRootfs: !!host.ReadonlyRootfs,
   };
-  return { config: merged, hostConfig, path: args[0]!, args: args.slice(1), mounts: resolveMounts(hostConfig, volumeMountpoints), warnings };
+  return { config: merged, hostConfig, path: args[0]!, args: args.slice(1), mounts: resolveMounts(hostConfig, volumeMountpoints, anonymousAt), warnings };
 }
 
 /** Binds (`src:dst[:ro|rw|z|Z|propagation]`), Mounts and Tmpfs -> resolved mounts, in Docker's order. */
-export function resolveMounts(host: HostConfig, volumeMountpoints: Record<string, string>): ResolvedMount[] {
+export function resolveMounts(
+  host: HostConfig,
+  volumeMountpoints: Record<string, string>,
+  anonymousAt: Record<string, string> = {},
+): ResolvedMount[] {
   const out: ResolvedMount[] = [];
   const seen = new Set<string>();
   const add = (m: ResolvedMount) => {
@@ -174,10 +180,11 @@ export function resolveMounts(host: HostConfig, volumeMountpoints: Record<string
         add({ type: 'bind', name: '', source: m.Source, destination: target, readonly: !!m.ReadOnly, mode: '', propagation: m.BindOptions?.Propagation || 'rprivate' });
         break;
       case 'volume': {
-        const name = m.Source ?? '';
+        const anonymous = !m.Source;
+        const name = m.Source || anonymousAt[target] || '';
         const mp = volumeMountpoints[name];
         if (!mp) throw invalid(`invalid mount config for type "volume": volume ${name} was not resolved`);
-        add({ type: 'volume', name, source: mp, destination: target, readonly: !!m.ReadOnly, mode: 'z', propagation: '' });
+        add({ type: 'volume', name, source: mp, destination: target, readonly: !!m.ReadOnly, mode: anonymous ? '' : 'z', propagation: '' });
         break;
       }
       case 'tmpfs': {
@@ -193,6 +200,40 @@ export function resolveMounts(host: HostConfig, volumeMountpoints: Record<string
   }
   for (const [dst, opts] of Object.entries(host.Tmpfs ?? {})) {
     add({ type: 'tmpfs', name: '', source: '', destination: dst, readonly: false, mode: '', propagation: '', options: opts });
+  }
+  // Config.Volumes (`-v /data`) and the image's VOLUMEs not covered above: anonymous volumes.
+  for (const [dst, name] of Object.entries(anonymousAt)) {
+    if (seen.has(dst)) continue;
+    const mp = volumeMountpoints[name];
+    if (!mp) throw invalid(`invalid mount config for type "volume": volume ${name} was not resolved`);
+    add({ type: 'volume', name, source: mp, destination: dst, readonly: false, mode: '', propagation: '' });
+  }
+  return out;
+}
+
+const cleanPath = (p: string) => (p.length > 1 ? p.replace(/\/+$/, '') : p);
+
+/**
+ * Destinations that get an anonymous volume: `--mount type=volume` without a source, and every
+ * Config.Volumes / image VOLUME path that no bind, named volume or tmpfs already covers.
+ */
+export function anonymousVolumeTargets(config: ContainerConfig, host: HostConfig, image: ResolvedImageView): string[] {
+  const covered = new Set<string>();
+  for (const bind of host.Binds ?? []) {
+    const parts = bind.split(':');
+    if (parts.length >= 2 && parts[1]) covered.add(cleanPath(parts[1]));
+  }
+  const out: string[] = [];
+  for (const m of host.Mounts ?? []) {
+    if (!m.Target) continue;
+    if (m.Type === 'volume' && !m.Source) out.push(m.Target);
+    else covered.add(cleanPath(m.Target));
+  }
+  for (const dst of Object.keys(host.Tmpfs ?? {})) covered.add(cleanPath(dst));
+  for (const dst of Object.keys({ ...(image.config?.Volumes ?? {}), ...(config.Volumes ?? {}) })) {
+    const d = cleanPath(dst);
+    if (!d.startsWith('/') || covered.has(d) || out.includes(d)) continue;
+    out.push(d);
   }
   return out;
 }

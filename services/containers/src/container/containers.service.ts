@@ -29,14 +29,16 @@ import type { BerthConfig } from '@berth/config';
 import { BERTH_CONFIG } from '@berth/service-kit';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { matchContainer } from './container-filters';
 import { generateName } from './names';
-import { endpointsConfigOf, mergeEnv, normalizeCreate, primaryNetworkOf, resourcesOf, runtimeSpecOf } from './container-spec';
+import { anonymousVolumeTargets, endpointsConfigOf, mergeEnv, normalizeCreate, primaryNetworkOf, resourcesOf, runtimeSpecOf } from './container-spec';
 import { type ContainerState, validateContainerName } from './container.decider';
 import { ContainerRegistry } from './container.registry';
 import { toContainerView } from './container-view';
 import { NetworkAdapter } from './network.adapter';
 import { RuntimeAdapter } from './runtime.adapter';
+import { VolumeAdapter } from './volume.adapter';
 
 const PREDEFINED_NETWORKS = new Set(['bridge', 'host', 'none']);
 
@@ -64,6 +66,7 @@ export class ContainersService {
     private readonly registry: ContainerRegistry,
     private readonly runtime: RuntimeAdapter,
     private readonly network: NetworkAdapter,
+    private readonly volumes: VolumeAdapter,
     @Inject(BERTH_CONFIG) private readonly config: BerthConfig,
   ) {}
 
@@ -99,7 +102,15 @@ export class ContainersService {
       while (this.registry.nameTaken(name));
     }
     validateContainerName(name);
-    const normalized = normalizeCreate(req.config ?? {}, req.hostConfig ?? {}, req.image, req.volumeMountpoints ?? {});
+    // Anonymous volumes (`-v /data`, image VOLUMEs): named here, created once the spec is known to be valid.
+    const anonymousAt: Record<string, string> = {};
+    const mountpoints: Record<string, string> = { ...(req.volumeMountpoints ?? {}) };
+    for (const dst of anonymousVolumeTargets(req.config ?? {}, req.hostConfig ?? {}, req.image)) {
+      const volume = randomBytes(32).toString('hex');
+      anonymousAt[dst] = volume;
+      mountpoints[volume] = join(this.config['data-root'], 'volumes', volume, '_data');
+    }
+    const normalized = normalizeCreate(req.config ?? {}, req.hostConfig ?? {}, req.image, mountpoints, anonymousAt);
     const mode = normalized.hostConfig.NetworkMode || 'default';
     const primary = primaryNetworkOf(mode);
     if (primary === null) this.registry.resolve(mode.slice('container:'.length));
@@ -108,6 +119,7 @@ export class ContainersService {
     try {
       await this.runtime.prepare(id, req.image.layerDirs);
       try {
+        await this.mountVolumes(id, normalized.mounts, anonymousAt, req);
         await this.registry.record(
           id,
           {
@@ -130,6 +142,8 @@ export class ContainersService {
           actor,
         );
       } catch (e) {
+        await this.volumes.release(id, true).catch(() => undefined);
+        for (const v of Object.values(anonymousAt)) await this.volumes.remove(v).catch(() => undefined);
         await this.runtime.remove(id).catch(() => undefined);
         throw e;
       }
@@ -145,6 +159,34 @@ export class ContainersService {
     const state = this.registry.get(id)!;
     await this.ensureShim(state).catch((e: Error) => this.logger.warn(`create runtime for ${id.slice(0, 12)}: ${e.message}`));
     return { id, warnings: normalized.warnings };
+  }
+
+  /**
+   * Anonymous volumes created, then a mount reference for every volume the container uses (the volumes
+   * service refuses to remove a volume in use); empty volumes get the image's content there (copy-up).
+   */
+  private async mountVolumes(
+    id: string,
+    mounts: readonly { type: string; name: string; destination: string; readonly: boolean }[],
+    anonymousAt: Record<string, string>,
+    req: CreateContainerRequest,
+  ): Promise<void> {
+    for (const volume of Object.values(anonymousAt)) await this.volumes.createAnonymous(volume);
+    const noCopy = new Set<string>();
+    for (const m of req.hostConfig?.Mounts ?? []) if (m.Type === 'volume' && m.VolumeOptions?.NoCopy && m.Target) noCopy.add(m.Target);
+    for (const b of req.hostConfig?.Binds ?? []) {
+      const [, dst, opts = ''] = b.split(':');
+      if (dst && opts.split(',').includes('nocopy')) noCopy.add(dst);
+    }
+    const refs = mounts
+      .filter((m) => m.type === 'volume' && m.name)
+      .map((m) => ({
+        name: m.name,
+        destination: m.destination,
+        readonly: m.readonly,
+        ...(noCopy.has(m.destination) || !req.image.layerDirs.length ? {} : { copyFrom: { layerDirs: req.image.layerDirs, path: m.destination } }),
+      }));
+    await this.volumes.mount(id, refs);
   }
 
   private async allocateEndpoints(id: string, name: string, primary: string | null, networkingConfig: Record<string, unknown> | null | undefined) {
@@ -479,6 +521,12 @@ export class ContainersService {
     }
     await this.runtime.remove(c.id);
     this.shimReady.delete(c.id);
+    // References released; `rm -v` and `--rm` remove the anonymous volumes too (named ones stay).
+    if (c.mounts.some((m) => m.type === 'volume')) {
+      await this.volumes
+        .release(c.id, !!req.volumes || !!c.hostConfig.AutoRemove)
+        .catch((e: Error) => this.logger.warn(`volume release of ${c.id.slice(0, 12)}: ${e.message}`));
+    }
     if (primaryNetworkOf(c.hostConfig.NetworkMode) !== null) {
       await this.network.disconnectAll(c.id).catch((e: Error) => this.logger.warn(`network release of ${c.id.slice(0, 12)}: ${e.message}`));
     }

@@ -32,6 +32,25 @@ const volumeTranslations: { [K in VolumeEvent['type']]: Translator<Extract<Volum
     // VolumeRemoved does not carry the driver; `local` is the only one Berth has.
     attributes: { driver: 'local' },
   }),
+  // Docker's `volume mount` (at container start there; Berth records the reference at create) and `unmount`.
+  VolumeMounted: (e) => ({
+    type: 'volume',
+    action: 'mount',
+    actorId: e.data.name,
+    attributes: {
+      container: e.data.containerId,
+      destination: e.data.destination,
+      driver: 'local',
+      propagation: '',
+      'read/write': String(!e.data.readonly),
+    },
+  }),
+  VolumeUnmounted: (e) => ({
+    type: 'volume',
+    action: 'unmount',
+    actorId: e.data.name,
+    attributes: { container: e.data.containerId, driver: 'local' },
+  }),
 };
 
 /** Docker's network events: Actor.ID is the network id; the predefined networks' creation is no event. */

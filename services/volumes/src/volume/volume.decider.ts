@@ -1,4 +1,4 @@
-import { conflict, invalid, notFound, type VolumeCreated, type VolumeEvent, type VolumeRemoved } from '@berth/contracts';
+import { conflict, invalid, notFound, type VolumeCreated, type VolumeEvent, type VolumeMounted, type VolumeRemoved, type VolumeUnmounted } from '@berth/contracts';
 
 /** One volume's state, folded from its stream `volume:<name>`. */
 export type VolumeState =
@@ -11,6 +11,8 @@ export type VolumeState =
       readonly labels: Record<string, string>;
       readonly options: Record<string, string>;
       readonly anonymous: boolean;
+      /** mount references: the containers (created, running or stopped) that use the volume */
+      readonly refs: readonly string[];
     };
 
 export const initialVolumeState: VolumeState = { status: 'absent' };
@@ -25,7 +27,9 @@ export type VolumeCommand =
       readonly options: Record<string, string>;
       readonly anonymous: boolean;
     }
-  | { readonly type: 'RemoveVolume'; readonly name: string; readonly inUseBy: readonly string[]; readonly force: boolean };
+  | { readonly type: 'RemoveVolume'; readonly name: string; readonly inUseBy: readonly string[]; readonly force: boolean }
+  | { readonly type: 'MountVolume'; readonly name: string; readonly containerId: string; readonly destination: string; readonly readonly: boolean }
+  | { readonly type: 'UnmountVolume'; readonly name: string; readonly containerId: string };
 
 export const volumeStreamId = (name: string) => `volume:${name}`;
 
@@ -82,24 +86,44 @@ export function decide(command: VolumeCommand, state: VolumeState): VolumeEvent[
         if (command.force) return [];
         throw notFound(`get ${command.name}: no such volume`);
       }
-      if (command.inUseBy.length > 0) {
-        throw conflict(
-          `remove ${command.name}: volume is in use - [${command.inUseBy.join(', ')}]`,
-        );
+      const inUse = [...new Set([...command.inUseBy, ...state.refs])];
+      if (inUse.length > 0) {
+        throw conflict(`remove ${command.name}: volume is in use - [${inUse.join(', ')}]`);
       }
       const removed: VolumeRemoved = { type: 'VolumeRemoved', schemaVersion: 1, data: { name: command.name } };
       return [removed];
+    }
+    case 'MountVolume': {
+      if (state.status === 'absent') throw notFound(`get ${command.name}: no such volume`);
+      if (state.refs.includes(command.containerId)) return [];
+      const mounted: VolumeMounted = {
+        type: 'VolumeMounted',
+        schemaVersion: 1,
+        data: { name: command.name, containerId: command.containerId, destination: command.destination, readonly: command.readonly },
+      };
+      return [mounted];
+    }
+    case 'UnmountVolume': {
+      if (state.status === 'absent' || !state.refs.includes(command.containerId)) return [];
+      const unmounted: VolumeUnmounted = { type: 'VolumeUnmounted', schemaVersion: 1, data: { name: command.name, containerId: command.containerId } };
+      return [unmounted];
     }
   }
 }
 
 /** Pure fold; total over the event union. */
-export function evolve(_state: VolumeState, event: VolumeEvent): VolumeState {
+export function evolve(state: VolumeState, event: VolumeEvent): VolumeState {
   switch (event.type) {
     case 'VolumeCreated':
-      return { status: 'present', ...event.data };
+      return { status: 'present', ...event.data, refs: [] };
     case 'VolumeRemoved':
       return initialVolumeState;
+    case 'VolumeMounted':
+      if (state.status === 'absent' || state.refs.includes(event.data.containerId)) return state;
+      return { ...state, refs: [...state.refs, event.data.containerId] };
+    case 'VolumeUnmounted':
+      if (state.status === 'absent') return state;
+      return { ...state, refs: state.refs.filter((r) => r !== event.data.containerId) };
   }
 }
 

@@ -2,6 +2,9 @@ import {
   type CountSummary,
   type CreateVolumeRequest,
   type ListVolumesRequest,
+  type MountVolumesRequest,
+  type ReleaseVolumesReply,
+  type ReleaseVolumesRequest,
   type PruneVolumesReply,
   type PruneVolumesRequest,
   type RemoveVolumeRequest,
@@ -42,6 +45,16 @@ export class VolumesController {
   @MessagePattern(VolumePatterns.prune)
   prune(@Payload() req: PruneVolumesRequest): Promise<PruneVolumesReply> {
     return this.volumes.prune(req ?? {});
+  }
+
+  @MessagePattern(VolumePatterns.mount)
+  mount(@Payload() req: MountVolumesRequest): Promise<{ ok: true }> {
+    return this.volumes.mount(req);
+  }
+
+  @MessagePattern(VolumePatterns.release)
+  release(@Payload() req: ReleaseVolumesRequest): Promise<ReleaseVolumesReply> {
+    return this.volumes.release(req);
   }
 
   @MessagePattern(SystemPatterns.summary('volumes'))
