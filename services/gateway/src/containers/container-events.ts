@@ -5,12 +5,24 @@ type Translation = { readonly type: EventType; readonly action: string; readonly
 type EnvelopeOf<E> = E extends { type: infer T; data: infer D } ? EventEnvelope & { type: T; data: D } : never;
 type Translator<E> = (envelope: EnvelopeOf<E>) => Translation | null;
 
+export interface ContainerAttributes {
+  name: string;
+  image: string;
+  labels: Record<string, string>;
+}
+
 /**
  * Docker's container event attributes carry the image and name; later Berth events carry only the id,
- * so the names seen (in stream order) are remembered here. After a gateway restart the consumer resumes
- * past ContainerCreated: such events carry what is known (the id) until the next rename/create.
+ * so the names seen (in stream order) are remembered here. This is a cache: the docker_events projection
+ * keeps them durably (gateway.container_attributes) and loads a container's before translating its
+ * events, so they survive a gateway restart.
  */
-const known = new Map<string, { name: string; image: string; labels: Record<string, string> }>();
+const known = new Map<string, ContainerAttributes>();
+
+export const knownContainer = (id: string): ContainerAttributes | undefined => known.get(id);
+export const rememberContainer = (id: string, attributes: ContainerAttributes): void => {
+  known.set(id, { ...attributes, labels: { ...attributes.labels } });
+};
 
 function c(_e: EventEnvelope, id: string, action: string, extra: Record<string, string> = {}): Translation {
   const k = known.get(id);

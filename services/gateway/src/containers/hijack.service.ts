@@ -6,6 +6,7 @@ import { resolveApiVersion } from '../http/api-version';
 import { statusForCode } from '../http/error-status';
 import { HttpServers } from '../http/http-servers';
 import { parseBool } from '../http/query-params';
+import { readLog } from './container-logs';
 import { ContainersService } from './containers.service';
 import { bridge, connectShim, hijackHead, parseDetachKeys, readUpgradeBody } from './hijack';
 
@@ -74,9 +75,24 @@ export class HijackService implements OnModuleInit {
     const detachKeys = parseDetachKeys(typeof query.detachKeys === 'string' ? query.detachKeys : undefined);
     if (detachKeys === null) throw invalid(`Invalid detach keys (${String(query.detachKeys)}) provided`);
     const info = await this.containers.attach(id);
+    // logs=1: the json-file log so far (the selected streams; stdcopy frames without a TTY), then live output.
+    const replay = async () => {
+      if (!logs) return [];
+      const view = await this.containers.view(info.id);
+      return readLog(view.logPath, {
+        stdout: wantStdout,
+        stderr: wantStderr,
+        sinceNano: null,
+        untilNano: null,
+        timestamps: false,
+        tail: -1,
+        tty: info.tty,
+      }).chunks;
+    };
     if (!stream) {
-      // logs only: replay and close
+      const chunks = await replay();
       socket.write(hijackHead(upgrade, info.tty));
+      for (const chunk of chunks) socket.write(chunk);
       socket.end();
       return;
     }
@@ -85,7 +101,15 @@ export class HijackService implements OnModuleInit {
       stdout: wantStdout,
       stderr: wantStderr,
     });
+    let chunks: Buffer[];
+    try {
+      chunks = await replay();
+    } catch (e) {
+      shim.destroy();
+      throw e;
+    }
     socket.write(hijackHead(upgrade, info.tty));
+    for (const chunk of chunks) socket.write(chunk);
     await bridge(socket, shim, rest, {
       tty: info.tty,
       stdin: wantStdin && info.openStdin,

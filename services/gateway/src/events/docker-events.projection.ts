@@ -1,5 +1,6 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { EventEnvelope } from '@berth/contracts';
+import { knownContainer, rememberContainer } from '../containers/container-events';
 import { toDockerEvent } from './docker-event.mapper';
 import { DockerEventsRepository } from './docker-events.repository';
 import { EventStreamSource } from './event-stream.source';
@@ -26,7 +27,16 @@ export class DockerEventsProjection implements OnApplicationBootstrap, OnApplica
   }
 
   async apply(envelope: EventEnvelope): Promise<void> {
+    const containerId = envelope.streamId.startsWith('container:') ? envelope.streamId.slice('container:'.length) : null;
+    if (containerId && envelope.type !== 'ContainerCreated' && !knownContainer(containerId)) {
+      const attributes = await this.repository.containerAttributes(containerId);
+      if (attributes) rememberContainer(containerId, attributes);
+    }
     const event = toDockerEvent(envelope);
+    if (containerId && (envelope.type === 'ContainerCreated' || envelope.type === 'ContainerRenamed')) {
+      const attributes = knownContainer(containerId);
+      if (attributes) await this.repository.saveContainerAttributes(containerId, attributes);
+    }
     if (!event) return;
     await this.repository.record(event);
     this.logger.debug?.(`${event.type} ${event.action} ${event.actorId}`);

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { EventType } from '@berth/docker-api';
 import { DataSource } from 'typeorm';
+import type { ContainerAttributes } from '../containers/container-events';
 import type { DockerEventRecord } from './docker-event';
 
 /** Postgres NOTIFY channel carrying the event id of every newly recorded Docker event. */
@@ -64,6 +65,23 @@ export class DockerEventsRepository {
       ],
     )) as unknown[];
     return rows.length > 0;
+  }
+
+  /** name, image, labels of a container as its ContainerCreated/ContainerRenamed events said */
+  async containerAttributes(containerId: string): Promise<ContainerAttributes | null> {
+    const rows = (await this.dataSource.query(
+      `SELECT name, image, labels FROM gateway.container_attributes WHERE container_id = $1`,
+      [containerId],
+    )) as { name: string; image: string; labels: Record<string, string> | null }[];
+    return rows[0] ? { name: rows[0].name, image: rows[0].image, labels: rows[0].labels ?? {} } : null;
+  }
+
+  async saveContainerAttributes(containerId: string, a: ContainerAttributes): Promise<void> {
+    await this.dataSource.query(
+      `INSERT INTO gateway.container_attributes (container_id, name, image, labels) VALUES ($1, $2, $3, $4::jsonb)
+       ON CONFLICT (container_id) DO UPDATE SET name = EXCLUDED.name, image = EXCLUDED.image, labels = EXCLUDED.labels`,
+      [containerId, a.name, a.image, JSON.stringify(a.labels)],
+    );
   }
 
   async findById(eventId: string): Promise<StoredDockerEvent | null> {
