@@ -56,4 +56,17 @@ describe('volume decider', () => {
     assert.throws(() => decide({ type: 'RemoveVolume', name: 'x1', inUseBy: [], force: false }, fold([])), /get x1: no such volume/);
     assert.deepEqual(decide({ type: 'RemoveVolume', name: 'x1', inUseBy: [], force: true }, fold([])), []);
   });
+
+  it('mount references: a mounted volume is in use until its container unmounts it; mounting is idempotent', () => {
+    let events = decide(create(), fold([])) as VolumeEvent[];
+    const mount = { type: 'MountVolume', name: 'data', containerId: 'c1', destination: '/d', readonly: false } as const;
+    events = [...events, ...decide(mount, fold(events))];
+    assert.equal(events.at(-1)!.type, 'VolumeMounted');
+    assert.deepEqual(decide(mount, fold(events)), []);
+    assert.throws(() => decide({ type: 'RemoveVolume', name: 'data', inUseBy: [], force: true }, fold(events)), /remove data: volume is in use - \[c1\]/);
+    events = [...events, ...decide({ type: 'UnmountVolume', name: 'data', containerId: 'c1' }, fold(events))];
+    assert.equal(events.at(-1)!.type, 'VolumeUnmounted');
+    assert.equal(decide({ type: 'RemoveVolume', name: 'data', inUseBy: [], force: false }, fold(events))[0]!.type, 'VolumeRemoved');
+    assert.throws(() => decide({ ...mount, name: 'nope' }, fold([])), /no such volume/);
+  });
 });
