@@ -3,6 +3,10 @@ import { linkExists } from './bridges';
 import { checkIfname, checkIp, checkMac, checkPid, run, tryRun } from './sys';
 
 const inNetns = (pid: number, args: string[]) => run('nsenter', [`--net=/proc/${pid}/ns/net`, '--', 'ip', ...args]);
+/** Several `ip` commands in one process (`ip -batch`, stops at the first failure); arguments are validated names and addresses. */
+const ipBatch = (lines: string[]) => run('ip', ['-batch', '-'], `${lines.join('\n')}\n`);
+const inNetnsBatch = (pid: number, lines: string[]) =>
+  run('nsenter', [`--net=/proc/${pid}/ns/net`, '--', 'ip', '-batch', '-'], `${lines.join('\n')}\n`);
 
 /**
  * Puts a container on a bridge network: a veth pair, host end (`endpoint.hostVeth`) on the bridge,
@@ -38,13 +42,18 @@ export async function attachNetns(containerPid: number, endpoint: NetworkEndpoin
   const peer = `vp${hostVeth.slice(2)}`;
   await run('ip', ['link', 'add', 'name', hostVeth, 'type', 'veth', 'peer', 'name', peer]);
   try {
-    await run('ip', ['link', 'set', hostVeth, 'master', bridge]);
-    await run('ip', ['link', 'set', hostVeth, 'up']);
-    await run('ip', ['link', 'set', peer, 'netns', String(pid)]);
-    await inNetns(pid, ['link', 'set', 'lo', 'up']);
-    await inNetns(pid, ['link', 'set', peer, 'name', ifname, 'address', endpoint.mac]);
-    await inNetns(pid, ['addr', 'add', `${endpoint.ip}/${prefix}`, 'dev', ifname]);
-    await inNetns(pid, ['link', 'set', ifname, 'up']);
+    // Two processes instead of seven (each spawn is ~5-10 ms on a busy node).
+    await ipBatch([
+      `link set ${hostVeth} master ${bridge}`,
+      `link set ${hostVeth} up`,
+      `link set ${peer} netns ${pid}`,
+    ]);
+    await inNetnsBatch(pid, [
+      'link set lo up',
+      `link set ${peer} name ${ifname} address ${endpoint.mac}`,
+      `addr add ${endpoint.ip}/${prefix} dev ${ifname}`,
+      `link set ${ifname} up`,
+    ]);
     const routes = await inNetns(pid, ['-4', 'route', 'show', 'default']);
     if (!routes.trim()) await inNetns(pid, ['route', 'add', 'default', 'via', endpoint.gateway, 'dev', ifname]);
   } catch (e) {
