@@ -25,6 +25,10 @@ const CONCURRENCY = 3;
 function tee(src: Readable): [PassThrough, PassThrough] {
   const a = new PassThrough({ highWaterMark: 1 << 20 });
   const b = new PassThrough({ highWaterMark: 1 << 20 });
+  // A side whose reader has not started (or already stopped) must not turn the source's error into an
+  // uncaught exception: readers see it through their own iteration (a destroyed stream keeps it).
+  a.on('error', () => undefined);
+  b.on('error', () => undefined);
   src.on('data', (chunk: Buffer) => {
     const okA = a.write(chunk);
     const okB = b.write(chunk);
