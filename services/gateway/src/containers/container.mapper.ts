@@ -25,6 +25,25 @@ export function humanStatus(v: ContainerView, now = Date.now()): string {
   }
 }
 
+/**
+ * Until when (epoch ms) humanStatus(v, t) stays what it is at `now`: Infinity when it does not depend on
+ * the time. Conservative (the next whole-second step of the rounded duration), so a cached summary whose
+ * Status is reused before then is byte-identical to a fresh one.
+ */
+export function statusStableUntil(v: ContainerView, now: number): number {
+  const s = v.state;
+  let since: string;
+  if (s.status === 'running' || s.status === 'paused') since = s.startedAt;
+  else if (s.status === 'restarting') since = s.finishedAt;
+  else if (s.status === 'exited' && s.finishedAt !== ZERO_TIME) since = s.finishedAt;
+  else return Infinity;
+  const t0 = Date.parse(since);
+  if (Number.isNaN(t0)) return now;
+  // humanDuration depends on Math.round(max(0, now - t0) / 1000) only; it next moves at (seconds + 0.5) s.
+  const seconds = Math.round(Math.max(0, now - t0) / 1000);
+  return t0 + (seconds + 0.5) * 1000;
+}
+
 /** go-units HumanDuration. */
 export function humanDuration(ms: number): string {
   const seconds = Math.round(Math.max(0, ms) / 1000);

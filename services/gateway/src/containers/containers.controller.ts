@@ -33,10 +33,15 @@ export class ContainersController {
     private readonly hijack: HijackService,
   ) {}
 
+  /** The body comes serialized (and cached) from the service; the headers are express's res.json ones. */
   @Get('json')
-  list(@Req() req: DockerRequest) {
+  async list(@Req() req: DockerRequest, @Res() res: ServerResponse): Promise<void> {
     const limit = parseInteger(req.query.limit, 'limit');
-    return this.containers.list(parseBool(req.query.all), limit, parseFilters(req.query.filters));
+    const body = await this.containers.listBody(parseBool(req.query.all), limit, parseFilters(req.query.filters));
+    res.statusCode = 200;
+    res.setHeader('Content-Type', 'application/json; charset=utf-8');
+    res.setHeader('Content-Length', body.length);
+    res.end(body);
   }
 
   @Post('create')

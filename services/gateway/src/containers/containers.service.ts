@@ -26,7 +26,7 @@ import {
 import { RpcClient } from '@berth/messaging';
 import { Injectable } from '@nestjs/common';
 import type { Filters } from '../http/query-params';
-import { parseCreateBody, toContainerInspect, toContainerSummary } from './container.mapper';
+import { parseCreateBody, statusStableUntil, toContainerInspect, toContainerSummary } from './container.mapper';
 
 /** Long polls (wait, exec wait) are re-asked after this; the service answers `pending` before it. */
 const LONG_POLL_MS = 6 * 60_000;
@@ -50,6 +50,12 @@ export class ContainersService {
   /** list query -> the views of the last full read and the containers generation they belong to */
   private readonly listCache = new Map<string, { generation: string; views: ContainerView[] }>();
   private endpointsCache?: { generation: string; byContainer: Map<string, NetworkEndpoint[]> };
+  /**
+   * list query -> the serialized response for (containers generation, network generation), reused until
+   * the first Status text in it would change (`Up 3 seconds` -> `Up 4 seconds`): mapping and JSON of
+   * 200 summaries were most of a list request's time.
+   */
+  private readonly bodyCache = new Map<string, { containersGen: string; networkGen: string; validUntil: number; body: Buffer }>();
 
   constructor(private readonly rpc: RpcClient) {}
 
@@ -98,9 +104,41 @@ export class ContainersService {
     return toContainerInspect(view, endpoints);
   }
 
+  /** `GET /containers/json` as its JSON body (what list() returns, serialized), cached per generations and query. */
+  async listBody(all: boolean, limit: number | undefined, filters: Filters): Promise<Buffer> {
+    const [containersGen, networkGen] = await Promise.all([this.generation(GenerationPatterns.containers), this.generation(GenerationPatterns.network)]);
+    const key = JSON.stringify([all, limit ?? null, filters]);
+    const now = Date.now();
+    const hit = this.bodyCache.get(key);
+    if (hit && containersGen !== undefined && networkGen !== undefined && hit.containersGen === containersGen && hit.networkGen === networkGen && now < hit.validUntil) {
+      return hit.body;
+    }
+    const { summaries, views } = await this.listWith(all, limit, filters, containersGen, networkGen, now);
+    const body = Buffer.from(JSON.stringify(summaries));
+    if (containersGen !== undefined && networkGen !== undefined) {
+      let validUntil = Infinity;
+      for (const v of views) validUntil = Math.min(validUntil, statusStableUntil(v, now));
+      this.bodyCache.delete(key);
+      this.bodyCache.set(key, { containersGen, networkGen, validUntil, body });
+      if (this.bodyCache.size > LIST_CACHE_KEYS) this.bodyCache.delete(this.bodyCache.keys().next().value!);
+    }
+    return body;
+  }
+
   async list(all: boolean, limit: number | undefined, filters: Filters) {
     // Generation tokens first (tiny replies): an unchanged list is served from what the last full read built.
     const [containersGen, networkGen] = await Promise.all([this.generation(GenerationPatterns.containers), this.generation(GenerationPatterns.network)]);
+    return (await this.listWith(all, limit, filters, containersGen, networkGen, Date.now())).summaries;
+  }
+
+  private async listWith(
+    all: boolean,
+    limit: number | undefined,
+    filters: Filters,
+    containersGen: string | undefined,
+    networkGen: string | undefined,
+    now: number,
+  ) {
     const key = JSON.stringify([all, limit ?? null, filters]);
     const hit = containersGen !== undefined ? this.listCache.get(key) : undefined;
     let views: ContainerView[];
@@ -122,8 +160,7 @@ export class ContainersService {
         this.endpointsCache = networkGen !== undefined && byContainer ? { generation: networkGen, byContainer } : undefined;
       }
     }
-    const now = Date.now();
-    return views.map((v) => toContainerSummary(v, now, byContainer ? (byContainer.get(v.id) ?? []) : undefined));
+    return { views, summaries: views.map((v) => toContainerSummary(v, now, byContainer ? (byContainer.get(v.id) ?? []) : undefined)) };
   }
 
   /** undefined when the service cannot tell (then nothing is cached). */
