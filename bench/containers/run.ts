@@ -22,15 +22,16 @@ import { mkdtempSync, openSync, closeSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request as httpRequest, Agent } from 'node:http';
+import * as oci from '@berth/oci';
+import * as ociTesting from '@berth/oci/dist/testing';
 
 type Harness = typeof import('../../test/e2e/dist/harness');
-type Oci = typeof import('@berth/oci');
-type OciTesting = typeof import('@berth/oci/dist/testing');
 type RunningBerth = import('../../test/e2e/dist/harness').RunningBerth;
 
+// The harness is loaded from test/e2e's build output, whose path relative to this file's output differs
+// from the source layout, so it is required by absolute path.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 const harness: Harness = require(join(__dirname, '..', '..', '..', 'test', 'e2e', 'dist', 'harness'));
-const oci: Oci = require('@berth/oci');
-const ociTesting: OciTesting = require('@berth/oci/dist/testing');
 
 const N = Number(process.env.N ?? 30);
 const LIST_REQUESTS = Number(process.env.LIST_REQUESTS ?? 2000);
@@ -357,7 +358,7 @@ async function main(): Promise<void> {
   delete baseEnv.DOCKER_CONTEXT;
   let berth: RunningBerth | undefined;
   const client = new oci.RegistryClient();
-  let reg: Awaited<ReturnType<OciTesting['startTestRegistry']>> | undefined;
+  let reg: Awaited<ReturnType<typeof ociTesting['startTestRegistry']>> | undefined;
   try {
     reg = await ociTesting.startTestRegistry();
     const busybox = ociTesting.buildImage([await ociTesting.buildLayer(ociTesting.busyboxRootfsEntries())], {

@@ -5,6 +5,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import http from 'node:http';
 import { parseReference, RegistryClient } from '@berth/oci';
 import { buildImage, buildLayer, busyboxRootfsEntries, pushImage, startTestRegistry, type TestRegistry } from '@berth/oci/dist/testing';
 import { randomSuffix } from '@berth/testing';
@@ -40,7 +42,6 @@ async function until<T>(what: string, fn: () => Promise<T | undefined | null | f
 function underPty(args: string[], typed: { afterMs: number; bytes: string }[], timeoutMs = 30_000) {
   const cmd = [dockerCommand, '-H', `unix://${berth.socket}`, ...args].join(' ');
   return new Promise<{ code: number; out: string }>((resolve) => {
-    const { spawn } = require('node:child_process') as typeof import('node:child_process');
     const child = spawn('script', ['-qec', cmd, '/dev/null'], {
       env: { ...berth.env, DOCKER_CONFIG: `${berth.dir}/docker-config`, DOCKER_CLI_HINTS: 'false' },
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -62,7 +63,6 @@ function underPty(args: string[], typed: { afterMs: number; bytes: string }[], t
 }
 
 function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: string }> {
-  const http = require('node:http') as typeof import('node:http');
   return new Promise((resolve, reject) => {
     const req = http.request({ socketPath: berth.socket, method, path, headers: { 'Content-Type': 'application/json' } }, (res) => {
       let text = '';
