@@ -157,7 +157,7 @@ export class ContainersService {
     // The shim exists from create on, so a client can attach before start (docker run does).
     // A failure here is reported by start, which tries again.
     const state = this.registry.get(id)!;
-    await this.ensureShim(state).catch((e: Error) => this.logger.warn(`create runtime for ${id.slice(0, 12)}: ${e.message}`));
+    await this.ensureShim(state, true).catch((e: Error) => this.logger.warn(`create runtime for ${id.slice(0, 12)}: ${e.message}`));
     return { id, warnings: normalized.warnings };
   }
 
@@ -202,16 +202,16 @@ export class ContainersService {
   }
 
   /** Spawns the shim of the next run (waiting before execve); returns its init's pid. */
-  private async ensureShim(state: ContainerState): Promise<number> {
+  private async ensureShim(state: ContainerState, justAllocated = false): Promise<number> {
     const ready = this.shimReady.get(state.id);
     if (ready !== undefined) return ready;
-    const { pid } = await this.runtime.create(state.id, await this.runSpecOf(state));
+    const { pid } = await this.runtime.create(state.id, await this.runSpecOf(state, justAllocated));
     this.shimReady.set(state.id, pid);
     return pid;
   }
 
   /** The runtime spec plus what the network decides: the netns to join, the container's own /etc/hosts lines. */
-  private async runSpecOf(state: ContainerState): Promise<ContainerRuntimeSpec> {
+  private async runSpecOf(state: ContainerState, justAllocated = false): Promise<ContainerRuntimeSpec> {
     const spec = runtimeSpecOf(state);
     const mode = state.hostConfig.NetworkMode || 'default';
     const primary = primaryNetworkOf(mode);
@@ -223,7 +223,8 @@ export class ContainersService {
       return { ...spec, networkNamespace: { mode: 'join', path: `/proc/${other.pid}/ns/net` } };
     }
     if (primary === 'host') return spec;
-    await this.network.connect({ containerId: state.id, containerName: state.name, network: primary, publish: false });
+    // create has just allocated it (allocateEndpoints): connecting again would only re-read the same lease.
+    if (!justAllocated) await this.network.connect({ containerId: state.id, containerName: state.name, network: primary, publish: false });
     const own = (await this.network.endpoints(state.id))
       .filter((e) => e.driver === 'bridge' && e.ip)
       .map((e) => ({ address: e.ip, hostnames: [spec.hostname] }));
@@ -519,17 +520,21 @@ export class ContainersService {
         this.stopping.delete(c.id);
       }
     }
-    await this.runtime.remove(c.id);
+    // The executor's removal, the volume references and the network leases are independent: at once.
+    const removed = this.runtime.remove(c.id);
+    const volumesReleased = c.mounts.some((m) => m.type === 'volume')
+      ? // References released; `rm -v` and `--rm` remove the anonymous volumes too (named ones stay).
+        this.volumes
+          .release(c.id, !!req.volumes || !!c.hostConfig.AutoRemove)
+          .then(() => undefined, (e: Error) => this.logger.warn(`volume release of ${c.id.slice(0, 12)}: ${e.message}`))
+      : Promise.resolve();
+    const networkReleased =
+      primaryNetworkOf(c.hostConfig.NetworkMode) !== null
+        ? this.network.disconnectAll(c.id).then(() => undefined, (e: Error) => this.logger.warn(`network release of ${c.id.slice(0, 12)}: ${e.message}`))
+        : Promise.resolve();
+    const [runtimeResult] = await Promise.allSettled([removed, volumesReleased, networkReleased]);
+    if (runtimeResult.status === 'rejected') throw runtimeResult.reason;
     this.shimReady.delete(c.id);
-    // References released; `rm -v` and `--rm` remove the anonymous volumes too (named ones stay).
-    if (c.mounts.some((m) => m.type === 'volume')) {
-      await this.volumes
-        .release(c.id, !!req.volumes || !!c.hostConfig.AutoRemove)
-        .catch((e: Error) => this.logger.warn(`volume release of ${c.id.slice(0, 12)}: ${e.message}`));
-    }
-    if (primaryNetworkOf(c.hostConfig.NetworkMode) !== null) {
-      await this.network.disconnectAll(c.id).catch((e: Error) => this.logger.warn(`network release of ${c.id.slice(0, 12)}: ${e.message}`));
-    }
     await this.registry.record(c.id, { type: 'RecordRemoved' }, actor);
   }
 
