@@ -5,10 +5,32 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <sched.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* A fresh network namespace has `lo` down; Docker's containers (--network none too) have it up.
+ * Done here, before exec, instead of an nsenter + ip spawn on the host. Best effort: the host's
+ * attach-netns still checks, and brings it up itself when this did not. */
+static void loopback_up(void)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof ifr);
+	strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0 && !(ifr.ifr_flags & IFF_UP)) {
+		ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+		(void)ioctl(fd, SIOCSIFFLAGS, &ifr);
+	}
+	close(fd);
+}
 
 /* Join/create order matters: user first (it owns the others), mount last so
  * /proc/<pid>/ns paths still resolve on the host while joining. */
@@ -51,6 +73,8 @@ int namespaces_enter(const struct container_config *c)
 		snprintf(obj, sizeof obj, "flags 0x%x", flags);
 		return fail("namespaces", "unshare", obj, errno);
 	}
+	if ((flags & CLONE_NEWNET) && sys == &sys_real)
+		loopback_up();
 	return 0;
 }
 

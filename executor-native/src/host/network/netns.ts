@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import type { NetworkEndpoint } from '@berth/contracts';
 import { linkExists } from './bridges';
 import { checkIfname, checkIp, checkMac, checkPid, run, tryRun } from './sys';
@@ -7,6 +8,15 @@ const inNetns = (pid: number, args: string[]) => run('nsenter', [`--net=/proc/${
 const ipBatch = (lines: string[]) => run('ip', ['-batch', '-'], `${lines.join('\n')}\n`);
 const inNetnsBatch = (pid: number, lines: string[]) =>
   run('nsenter', [`--net=/proc/${pid}/ns/net`, '--', 'ip', '-batch', '-'], `${lines.join('\n')}\n`);
+
+/** lo is up in /proc/<pid>/ns/net: only then does its local table (fib_trie) hold 127.0.0.1. */
+async function loopbackUp(pid: number): Promise<boolean> {
+  try {
+    return (await readFile(`/proc/${pid}/net/fib_trie`, 'latin1')).includes('127.0.0.1');
+  } catch {
+    return false;
+  }
+}
 
 /**
  * Puts a container on a bridge network: a veth pair, host end (`endpoint.hostVeth`) on the bridge,
@@ -21,7 +31,8 @@ export async function attachNetns(containerPid: number, endpoint: NetworkEndpoin
   const pid = checkPid(containerPid);
   if (endpoint.driver !== 'bridge') {
     // host: nothing to do; null: lo only
-    if (endpoint.driver === 'null') await inNetns(pid, ['link', 'set', 'lo', 'up']);
+    // berth-init brings lo up in the netns it creates; spawn nsenter + ip only when it is not (older init).
+    if (endpoint.driver === 'null' && !(await loopbackUp(pid))) await inNetns(pid, ['link', 'set', 'lo', 'up']);
     return { hostVeth: '' };
   }
   const hostVeth = checkIfname(endpoint.hostVeth);
