@@ -1,6 +1,8 @@
 import { ContainerPatterns, invalid, type WaitCondition } from '@berth/contracts';
 import { Controller, Delete, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
+import { type FSWatcher, watch } from 'node:fs';
 import type { ServerResponse } from 'node:http';
+import { basename, dirname } from 'node:path';
 import type { DockerRequest } from '../http/docker-request';
 import { parseBool, parseFilters, parseInteger, queryString } from '../http/query-params';
 import { responseSink } from '../http/response-sink';
@@ -197,20 +199,56 @@ export class ContainersController {
       return;
     }
     const follower = new LogFollower(view.logPath, initial.offset, initial.ino, query);
+    // Woken by inotify on the log's directory (writes, rotation) and by the exit; a slower poll stays as
+    // the fallback (no inotify, missed events), at 50 ms when fs.watch is unavailable.
+    let dirty = false;
+    let wake: (() => void) | undefined;
+    const poke = () => {
+      dirty = true;
+      const w = wake;
+      wake = undefined;
+      w?.();
+    };
+    const logName = basename(view.logPath);
+    let watcher: FSWatcher | undefined;
+    try {
+      watcher = watch(dirname(view.logPath), { persistent: false }, (_event, name) => {
+        if (!name || String(name).startsWith(logName)) poke();
+      });
+      watcher.on('error', () => undefined);
+    } catch {
+      watcher = undefined;
+    }
+    const pollMs = watcher ? 250 : 50;
     let exited = false;
     this.containers
       .wait(view.id, 'not-running', () => sink.closed)
       .then(
         () => (exited = true),
         () => (exited = true),
-      );
-    while (!sink.closed) {
-      const wasExited = exited;
-      await write(follower.read());
-      // The shim writes the log before the exit is recorded: one more read after the exit drains it.
-      if (wasExited) break;
-      await new Promise((r) => setTimeout(r, 50));
-      if (query.untilNano !== null && BigInt(Date.now()) * 1_000_000n > query.untilNano) break;
+      )
+      .finally(poke);
+    res.once('close', poke);
+    try {
+      while (!sink.closed) {
+        const wasExited = exited;
+        dirty = false;
+        await write(follower.read());
+        // The shim writes the log before the exit is recorded: one more read after the exit drains it.
+        if (wasExited) break;
+        if (!dirty && !exited) {
+          let timer: NodeJS.Timeout | undefined;
+          await new Promise<void>((r) => {
+            wake = r;
+            timer = setTimeout(r, query.untilNano !== null ? Math.min(pollMs, 50) : pollMs);
+          });
+          clearTimeout(timer);
+          wake = undefined;
+        }
+        if (query.untilNano !== null && BigInt(Date.now()) * 1_000_000n > query.untilNano) break;
+      }
+    } finally {
+      watcher?.close();
     }
     if (!sink.closed) res.end();
   }
