@@ -47,6 +47,12 @@ cleanup() {
   fi
   [[ -n ${db:-} ]] && psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1
   [[ -n ${ns:-} ]] && redis-cli --scan --pattern "$ns:*" | xargs -r redis-cli del >/dev/null 2>&1
+  # The namespace's nft table and bridges outlive `berth down` (like docker0); a bench run removes them.
+  if [[ -n ${ns:-} ]]; then
+    read -r table bridge < <(node -e 'const c = require(process.argv[1]); console.log(c.networkNftTable(process.argv[2]), c.defaultBridgeName(process.argv[2]))' "$root/libs/contracts/dist" "$ns")
+    nft delete table inet "$table" 2>/dev/null
+    ip -o link show | sed -n 's/^[0-9]*: \([^:@]*\).*/\1/p' | grep -E "^(${bridge}|${bridge:0:6}-)" | xargs -r -n1 ip link del
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
