@@ -50,8 +50,8 @@ cleanup() {
   # The namespace's nft table and bridges outlive `berth down` (like docker0); a bench run removes them.
   if [[ -n ${ns:-} ]]; then
     read -r table bridge < <(node -e 'const c = require(process.argv[1]); console.log(c.networkNftTable(process.argv[2]), c.defaultBridgeName(process.argv[2]))' "$root/libs/contracts/dist" "$ns")
-    nft delete table inet "$table" 2>/dev/null
-    ip -o link show | sed -n 's/^[0-9]*: \([^:@]*\).*/\1/p' | grep -E "^(${bridge}|${bridge:0:6}-)" | xargs -r -n1 ip link del
+    [[ -n $table ]] && nft delete table inet "$table" 2>/dev/null
+    [[ -n $bridge ]] && ip -o link show | sed -n 's/^[0-9]*: \([^:@]*\).*/\1/p' | grep -E "^(${bridge}|${bridge:0:6}-)" | xargs -r -n1 ip link del
   fi
   rm -rf "$work"
 }
