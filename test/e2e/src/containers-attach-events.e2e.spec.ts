@@ -8,15 +8,13 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { connect } from 'node:net';
-import { parseReference, RegistryClient } from '@berth/oci';
-import { buildImage, buildLayer, busyboxRootfsEntries, pushImage, startTestRegistry, type TestRegistry } from '@berth/oci/dist/testing';
 import { randomSuffix } from '@berth/testing';
-import { startBerth, type RunningBerth } from './harness';
+import { type RunningBerth } from './harness';
+import { startBerthWithBusybox, type BusyboxBerth } from './busybox';
 
 let berth: RunningBerth;
-let reg: TestRegistry;
 let image: string;
-const client = new RegistryClient();
+let fixture: BusyboxBerth;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const lines = (s: string) => s.split('\n').filter(Boolean);
@@ -78,20 +76,12 @@ async function until<T>(what: string, fn: () => Promise<T | undefined | null | f
 
 describe('attach replay, durable container events, malformed create', { timeout: 900_000 }, () => {
   before(async () => {
-    reg = await startTestRegistry();
-    const busybox = buildImage([await buildLayer(busyboxRootfsEntries())], {
-      config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'] },
-    });
-    image = `${reg.host}/busybox:1`;
-    await pushImage(client.repository(parseReference(image), undefined, { push: true }), busybox, '1');
-    berth = await startBerth();
-    await berth.docker(['pull', image], { timeoutMs: 120_000 });
+    fixture = await startBerthWithBusybox();
+    ({ berth, image } = fixture);
   }, { timeout: 300_000 });
 
   after(async () => {
-    await berth?.stop();
-    await reg?.stop();
-    await client.close();
+    await fixture?.stop();
   }, { timeout: 180_000 });
 
   test('malformed create bodies are 400s with Go json wording; nothing is created; the gateway still answers', async () => {

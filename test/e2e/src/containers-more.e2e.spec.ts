@@ -7,16 +7,14 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import http from 'node:http';
-import { parseReference, RegistryClient } from '@berth/oci';
-import { buildImage, buildLayer, busyboxRootfsEntries, pushImage, startTestRegistry, type TestRegistry } from '@berth/oci/dist/testing';
 import { randomSuffix } from '@berth/testing';
-import { dockerCommand, run, startBerth, type RunningBerth } from './harness';
+import { dockerCommand, run, type RunningBerth } from './harness';
+import { startBerthWithBusybox, type BusyboxBerth } from './busybox';
 
 let berth: RunningBerth;
-let reg: TestRegistry;
 let image: string;
 let t0: number;
-const client = new RegistryClient();
+let fixture: BusyboxBerth;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const lines = (s: string) => s.split('\n').filter(Boolean);
@@ -76,21 +74,13 @@ function api(method: string, path: string, body?: unknown): Promise<{ status: nu
 
 describe('more containers through the docker CLI', { timeout: 900_000 }, () => {
   before(async () => {
-    reg = await startTestRegistry();
-    const busybox = buildImage([await buildLayer(busyboxRootfsEntries())], {
-      config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'] },
-    });
-    image = `${reg.host}/busybox:1`;
-    await pushImage(client.repository(parseReference(image), undefined, { push: true }), busybox, '1');
-    berth = await startBerth();
-    await berth.docker(['pull', image], { timeoutMs: 120_000 });
+    fixture = await startBerthWithBusybox();
+    ({ berth, image } = fixture);
     t0 = Math.floor(Date.now() / 1000) - 1;
   }, { timeout: 300_000 });
 
   after(async () => {
-    await berth?.stop();
-    await reg?.stop();
-    await client.close();
+    await fixture?.stop();
   }, { timeout: 180_000 });
 
   test('logs -f gets every line of a container that exits, and returns; --tail -t; --since/--until', async () => {

@@ -10,15 +10,13 @@ import { execFileSync } from 'node:child_process';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { networkNftTable } from '@berth/contracts';
-import { parseReference, RegistryClient } from '@berth/oci';
-import { buildImage, buildLayer, busyboxRootfsEntries, pushImage, startTestRegistry, type TestRegistry } from '@berth/oci/dist/testing';
 import { randomSuffix } from '@berth/testing';
-import { startBerth, type RunningBerth } from './harness';
+import { type RunningBerth } from './harness';
+import { startBerthWithBusybox, type BusyboxBerth } from './busybox';
 
 let berth: RunningBerth;
-let reg: TestRegistry;
 let image: string;
-const client = new RegistryClient();
+let fixture: BusyboxBerth;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const sh = (cmd: string, args: string[]) => {
@@ -92,20 +90,12 @@ interface NetworkSettings {
 
 describe('container networking through the docker CLI', { timeout: 900_000 }, () => {
   before(async () => {
-    reg = await startTestRegistry();
-    const busybox = buildImage([await buildLayer(busyboxRootfsEntries())], {
-      config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'] },
-    });
-    image = `${reg.host}/busybox:1`;
-    await pushImage(client.repository(parseReference(image), undefined, { push: true }), busybox, '1');
-    berth = await startBerth();
-    await berth.docker(['pull', image], { timeoutMs: 120_000 });
+    fixture = await startBerthWithBusybox();
+    ({ berth, image } = fixture);
   }, { timeout: 300_000 });
 
   after(async () => {
-    await berth?.stop();
-    await reg?.stop();
-    await client.close();
+    await fixture?.stop();
   }, { timeout: 180_000 });
 
   test('-p HOST:80 is reachable on 127.0.0.1; docker port, ps and inspect show it; stop and rm leave no veth or rule', async () => {

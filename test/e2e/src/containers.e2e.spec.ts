@@ -4,34 +4,26 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseReference, RegistryClient } from '@berth/oci';
-import { buildImage, buildLayer, busyboxRootfsEntries, pushImage, startTestRegistry, type TestRegistry } from '@berth/oci/dist/testing';
+import { type TestRegistry } from '@berth/oci/dist/testing';
 import { randomSuffix } from '@berth/testing';
-import { run, startBerth, type RunningBerth } from './harness';
+import { run, type RunningBerth } from './harness';
+import { startBerthWithBusybox, type BusyboxBerth } from './busybox';
 
 let berth: RunningBerth;
 let reg: TestRegistry;
 let image: string;
-const client = new RegistryClient();
+let fixture: BusyboxBerth;
 
 const ids = async (args: string[]) => (await berth.docker(args)).split('\n').filter(Boolean);
 
 describe('containers through the docker CLI', { timeout: 900_000 }, () => {
   before(async () => {
-    reg = await startTestRegistry();
-    const busybox = buildImage([await buildLayer(busyboxRootfsEntries())], {
-      config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'] },
-    });
-    image = `${reg.host}/busybox:1`;
-    await pushImage(client.repository(parseReference(image), undefined, { push: true }), busybox, '1');
-    berth = await startBerth();
-    await berth.docker(['pull', image], { timeoutMs: 120_000 });
+    fixture = await startBerthWithBusybox();
+    ({ berth, reg, image } = fixture);
   }, { timeout: 300_000 });
 
   after(async () => {
-    await berth?.stop();
-    await reg?.stop();
-    await client.close();
+    await fixture?.stop();
   }, { timeout: 180_000 });
 
   test('docker run --rm prints the output, propagates the exit code and leaves nothing', async () => {

@@ -6,10 +6,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Duplex, Readable } from 'node:stream';
-import { parseReference, RegistryClient } from '@berth/oci';
-import { buildImage, buildLayer, busyboxRootfsEntries, pushImage, startTestRegistry, type TestRegistry } from '@berth/oci/dist/testing';
 import { randomSuffix } from '@berth/testing';
-import { startBerth, type RunningBerth } from './harness';
+import { type RunningBerth } from './harness';
+import { startBerthWithBusybox, type BusyboxBerth } from './busybox';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const Docker = require('dockerode') as new (opts: { socketPath: string }) => DockerClient;
@@ -60,28 +59,19 @@ const collect = (s: Readable) =>
   });
 
 let berth: RunningBerth;
-let reg: TestRegistry;
 let image: string;
 let docker: DockerClient;
-const client = new RegistryClient();
+let fixture: BusyboxBerth;
 
 describe('dockerode', { timeout: 600_000 }, () => {
   before(async () => {
-    reg = await startTestRegistry();
-    const busybox = buildImage([await buildLayer(busyboxRootfsEntries())], {
-      config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'] },
-    });
-    image = `${reg.host}/busybox:1`;
-    await pushImage(client.repository(parseReference(image), undefined, { push: true }), busybox, '1');
-    berth = await startBerth();
-    await berth.docker(['pull', image], { timeoutMs: 120_000 });
+    fixture = await startBerthWithBusybox();
+    ({ berth, image } = fixture);
     docker = new Docker({ socketPath: berth.socket });
   }, { timeout: 300_000 });
 
   after(async () => {
-    await berth?.stop();
-    await reg?.stop();
-    await client.close();
+    await fixture?.stop();
   }, { timeout: 180_000 });
 
   test('create, start, wait, logs (buffered and followed), remove', async () => {
