@@ -1,5 +1,5 @@
 import type { BerthConfig } from '@berth/config';
-import { ExecutorJob } from '@berth/contracts';
+import { containerPaths, ExecutorJob } from '@berth/contracts';
 import { createExecutorWorker, publishObservation, redisOptionsFromUrl } from '@berth/messaging';
 import { Logger } from '@nestjs/common';
 import Redis from 'ioredis';
@@ -7,7 +7,7 @@ import { ContainerRuntime, type Publish } from './containers/container-runtime';
 import { imageHandlers } from './images';
 import { networkJobHandlers } from './network';
 import { startStreamServer } from './streams';
-import { VolumeDirs } from './volume-dirs';
+import { diskUsage, VolumeDirs } from './volume-dirs';
 
 export interface ExecutorHost {
   readonly containers: ContainerRuntime;
@@ -69,6 +69,7 @@ export async function startExecutorHost(config: BerthConfig): Promise<ExecutorHo
       [ExecutorJob.ContainerStats]: (p) => c.stats(p),
       [ExecutorJob.ContainerTop]: (p) => c.top(p),
       [ExecutorJob.ContainerState]: (p) => c.state(p),
+      [ExecutorJob.ContainerSize]: async ({ id }) => ({ sizeRw: await diskUsage(containerPaths(config['data-root'], id).upper) }),
       [ExecutorJob.ContainerRemove]: (p) => c.remove(p),
       [ExecutorJob.ExecCreate]: (p) => c.execCreate(p),
       [ExecutorJob.ExecStart]: (p) => c.execStart(p),

@@ -52,6 +52,7 @@ export enum ExecutorJob {
   ContainerStats = 'container.stats',
   ContainerTop = 'container.top',
   ContainerState = 'container.state',
+  ContainerSize = 'container.size',
   ContainerRemove = 'container.remove',
   ExecCreate = 'exec.create',
   ExecStart = 'exec.start',
@@ -85,6 +86,7 @@ export interface ExecutorJobPayloads {
   [ExecutorJob.ContainerStats]: ContainerRef;
   [ExecutorJob.ContainerTop]: ContainerRef & { psArgs?: string };
   [ExecutorJob.ContainerState]: ContainerRef;
+  [ExecutorJob.ContainerSize]: ContainerRef;
   [ExecutorJob.ContainerRemove]: ContainerRef;
   [ExecutorJob.ExecCreate]: ExecCreatePayload;
   [ExecutorJob.ExecStart]: ExecRef;
@@ -125,6 +127,8 @@ export interface ExecutorJobResults {
   [ExecutorJob.ContainerStats]: ContainerStatsResult;
   [ExecutorJob.ContainerTop]: { Titles: string[]; Processes: string[][] };
   [ExecutorJob.ContainerState]: ContainerRuntimeState;
+  /** Bytes in the container's writable layer (Docker's SizeRw); 0 when it has none (yet). */
+  [ExecutorJob.ContainerSize]: { sizeRw: number };
   [ExecutorJob.ContainerRemove]: { removed: boolean };
   [ExecutorJob.ExecCreate]: { pid: number; shimPid: number };
   [ExecutorJob.ExecStart]: { pid: number; startedAt: string };
