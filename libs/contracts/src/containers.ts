@@ -33,6 +33,8 @@ export const ContainerPatterns = {
   closeStdin: 'containers.close-stdin',
   top: 'containers.top',
   stats: 'containers.stats',
+  /** `{id}` -> `{sizeRw}`: bytes in the writable layer (inspect/ps with size=1) */
+  size: 'containers.size',
   execCreate: 'containers.exec-create',
   /** Spawns the exec's shim (paused before execve); the gateway then attaches and calls execRun. */
   execPrepare: 'containers.exec-prepare',

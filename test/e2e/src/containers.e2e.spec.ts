@@ -108,4 +108,18 @@ describe('containers through the docker CLI', { timeout: 900_000 }, () => {
     assert.match(await berth.docker(['images', '-q']), /[0-9a-f]{12}/, 'the image is still there');
     await berth.docker(['rm', id]);
   });
+
+  test('SizeRw / SizeRootFs: inspect --size and ps -s count the writable layer', async () => {
+    const id = (await berth.docker(['run', '-d', image, 'sh', '-c', 'dd if=/dev/zero of=/big bs=1024 count=1024 2>/dev/null; exec sleep 300'])).trim();
+    let sizeRw = 0;
+    for (let i = 0; i < 50 && sizeRw < 1048576; i++) {
+      sizeRw = Number((await berth.docker(['inspect', '--size', '-f', '{{.SizeRw}}', id])).trim());
+      if (sizeRw < 1048576) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(sizeRw >= 1048576, `SizeRw ${sizeRw}`);
+    const rootFs = Number((await berth.docker(['inspect', '--size', '-f', '{{.SizeRootFs}}', id])).trim());
+    assert.ok(rootFs > sizeRw, 'SizeRootFs adds the image');
+    assert.match((await berth.docker(['ps', '-s', '--format', '{{.Size}}', '--filter', `id=${id}`])).trim(), /^1\.0\d*MB \(virtual \d/);
+    await berth.docker(['rm', '-f', id]);
+  });
 });

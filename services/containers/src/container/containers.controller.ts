@@ -142,6 +142,11 @@ export class ContainersController {
     return this.containers.top(req.id, req.psArgs);
   }
 
+  @MessagePattern(ContainerPatterns.size)
+  size(@Payload() req: ContainerRefRequest) {
+    return this.containers.size(req.id);
+  }
+
   @MessagePattern(ContainerPatterns.stats)
   async stats(@Payload() req: ContainerRefRequest) {
     return { stats: await this.containers.stats(req.id) };

@@ -634,6 +634,10 @@ export class ContainersService {
     return this.runtime.top(c.id, psArgs);
   }
 
+  async size(ref: string): Promise<{ sizeRw: number }> {
+    return this.runtime.size(this.registry.resolve(ref).id);
+  }
+
   async stats(ref: string) {
     const c = this.registry.resolve(ref);
     if (c.status !== 'running' && c.status !== 'paused') return null;

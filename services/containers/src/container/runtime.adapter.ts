@@ -69,6 +69,10 @@ export class RuntimeAdapter {
     return this.executor.run(ExecutorJob.ContainerStats, { id }, { timeoutMs: QUICK_MS });
   }
 
+  size(id: string) {
+    return this.executor.run(ExecutorJob.ContainerSize, { id }, { timeoutMs: QUICK_MS });
+  }
+
   top(id: string, psArgs?: string) {
     return this.executor.run(ExecutorJob.ContainerTop, { id, ...(psArgs ? { psArgs } : {}) }, { timeoutMs: QUICK_MS });
   }

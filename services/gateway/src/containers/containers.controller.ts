@@ -39,7 +39,12 @@ export class ContainersController {
   @Get('json')
   async list(@Req() req: DockerRequest, @Res() res: ServerResponse): Promise<void> {
     const limit = parseInteger(req.query.limit, 'limit');
-    const body = await this.containers.listBody(parseBool(req.query.all), limit, parseFilters(req.query.filters));
+    const all = parseBool(req.query.all);
+    const filters = parseFilters(req.query.filters);
+    // With size=1 every row carries live disk figures, so that answer is never served from the cache.
+    const body = parseBool(req.query.size)
+      ? Buffer.from(JSON.stringify(await this.containers.listWithSizes(all, limit, filters)))
+      : await this.containers.listBody(all, limit, filters);
     res.statusCode = 200;
     res.setHeader('Content-Type', 'application/json; charset=utf-8');
     res.setHeader('Content-Length', body.length);
@@ -59,8 +64,9 @@ export class ContainersController {
   }
 
   @Get(':id/json')
-  inspect(@Param('id') id: string) {
-    return this.containers.inspect(id);
+  async inspect(@Param('id') id: string, @Req() req: DockerRequest) {
+    const view = await this.containers.inspect(id);
+    return parseBool(req.query.size) ? { ...view, ...(await this.containers.sizes(view.Id, view.Image)) } : view;
   }
 
   @Post(':id/start')

@@ -9,6 +9,7 @@ import {
   type ExecPrepareReply,
   type ExecView,
   ImagePatterns,
+  type ImageView,
   invalid,
   type ContainerEndpointsReply,
   GenerationPatterns,
@@ -102,6 +103,20 @@ export class ContainersService {
       .request<ContainerEndpointsReply>(NetworkPatterns.containerEndpoints, { containerId: view.id })
       .then((r) => r.endpoints, () => undefined);
     return toContainerInspect(view, endpoints);
+  }
+
+  /** Docker's SizeRw (the writable layer) and SizeRootFs (that plus the image). */
+  async sizes(id: string, imageId: string): Promise<{ SizeRw: number; SizeRootFs: number }> {
+    const [{ sizeRw }, image] = await Promise.all([
+      this.rpc.request<{ sizeRw: number }>(ContainerPatterns.size, { id }),
+      this.rpc.request<ImageView>(ImagePatterns.inspect, { name: imageId }).catch(() => undefined),
+    ]);
+    return { SizeRw: sizeRw, SizeRootFs: sizeRw + (image?.size ?? 0) };
+  }
+
+  async listWithSizes(all: boolean, limit: number | undefined, filters: Filters) {
+    const summaries = await this.list(all, limit, filters);
+    return Promise.all(summaries.map(async (s) => ({ ...s, ...(await this.sizes(s.Id, s.ImageID)) })));
   }
 
   /** `GET /containers/json` as its JSON body (what list() returns, serialized), cached per generations and query. */
