@@ -4,6 +4,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { type TestRegistry } from '@berth/oci/dist/testing';
 import { randomSuffix } from '@berth/testing';
 import { run, type RunningBerth } from './harness';
@@ -121,5 +122,23 @@ describe('containers through the docker CLI', { timeout: 900_000 }, () => {
     assert.ok(rootFs > sizeRw, 'SizeRootFs adds the image');
     assert.match((await berth.docker(['ps', '-s', '--format', '{{.Size}}', '--filter', `id=${id}`])).trim(), /^1\.0\d*MB \(virtual \d/);
     await berth.docker(['rm', '-f', id]);
+  });
+
+  test('--privileged gets every capability the host bounding set holds (not a fixed full set); cap-add/cap-drop', async () => {
+    const hostBnd = BigInt(`0x${/^CapBnd:\s*([0-9a-f]+)/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]}`);
+    const capEff = async (args: string[]) => {
+      const out = await berth.docker(['run', '--rm', '--network', 'none', ...args, image, 'grep', 'CapEff', '/proc/self/status']);
+      return BigInt(`0x${/CapEff:\s*([0-9a-f]+)/.exec(out)![1]}`);
+    };
+    assert.equal(await capEff(['--privileged']), hostBnd, 'privileged = the host bounding set');
+    const mounted = await berth.dockerResult(['run', '--rm', '--network', 'none', '--privileged', image, 'sh', '-c', 'mkdir -p /m && mount -t tmpfs none /m && echo mounted']);
+    assert.equal(mounted.stdout.trim(), 'mounted', mounted.stderr);
+    const CAP_NET_RAW = 13n;
+    const CAP_SYS_ADMIN = 21n;
+    const def = await capEff([]);
+    assert.equal((def >> CAP_SYS_ADMIN) & 1n, 0n, 'no SYS_ADMIN by default');
+    assert.equal((def >> CAP_NET_RAW) & 1n, 1n, 'NET_RAW by default (Docker\'s set)');
+    assert.equal(((await capEff(['--cap-drop', 'NET_RAW'])) >> CAP_NET_RAW) & 1n, 0n);
+    assert.equal(((await capEff(['--cap-add', 'SYS_ADMIN'])) >> CAP_SYS_ADMIN) & 1n, 1n);
   });
 });
