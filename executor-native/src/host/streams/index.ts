@@ -1,2 +1,2 @@
-export { startStreamServer, StreamServer, berthArchivePath, readFirstLine } from './stream-server';
+export { startStreamServer, StreamServer, berthArchivePath } from './stream-server';
 export { containerChanges } from './changes';

@@ -13,11 +13,11 @@ import {
   type ExecutorStreamHeader,
   type ExecutorStreamRequest,
 } from '@berth/contracts';
+import { readFirstLine } from '@berth/messaging';
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
-import type { Readable } from 'node:stream';
 import { nativeRoot } from '../../native';
 import type { ContainerRuntime, Logger } from '../containers/container-runtime';
 import { containerChanges } from './changes';
@@ -26,33 +26,6 @@ export const berthArchivePath = join(nativeRoot, 'build', 'berth-archive');
 
 const MAX_LINE = 64 * 1024;
 const ID = /^[0-9a-f]{64}$/;
-
-/** Reads up to the first `\n`; the stream is paused after, with what followed returned as `rest`. */
-export function readFirstLine(stream: Readable, limit = MAX_LINE): Promise<{ line: string | null; rest: Buffer }> {
-  return new Promise((resolve) => {
-    let buf: Buffer = Buffer.alloc(0);
-    const done = (line: string | null, rest: Buffer) => {
-      stream.off('data', onData);
-      stream.off('end', onEnd);
-      stream.off('error', onEnd);
-      stream.off('close', onEnd);
-      stream.pause();
-      resolve({ line, rest });
-    };
-    const onData = (chunk: Buffer) => {
-      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
-      const nl = buf.indexOf(10);
-      if (nl >= 0) done(buf.subarray(0, nl).toString('utf8'), buf.subarray(nl + 1));
-      else if (buf.length > limit) done(null, Buffer.alloc(0));
-    };
-    const onEnd = () => done(null, Buffer.alloc(0));
-    stream.on('data', onData);
-    stream.once('end', onEnd);
-    stream.once('error', onEnd);
-    stream.once('close', onEnd);
-    stream.resume(); // a stream paused by an earlier read stays paused until told
-  });
-}
 
 const line = (h: ExecutorStreamHeader) => `${JSON.stringify(h)}\n`;
 
@@ -101,7 +74,7 @@ export class StreamServer {
   }
 
   private async handle(sock: Socket): Promise<void> {
-    const { line: first, rest } = await readFirstLine(sock);
+    const { line: first, rest } = await readFirstLine(sock, MAX_LINE);
     if (first === null) {
       sock.destroy();
       return;

@@ -5,41 +5,12 @@
 import { executorStreamSocket, type ExecutorStreamHeader, type ExecutorStreamRequest } from '@berth/contracts';
 import { connect, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
+import { readFirstLine } from '@berth/messaging';
 
 const MAX_LINE = 16 * 1024 * 1024; // a changes list can be long
 
-/** The first `\n`-terminated line; the stream is paused after it, `rest` is what followed. */
-export function readLine(stream: Readable, limit = MAX_LINE): Promise<{ line: string | null; rest: Buffer }> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const done = (line: string | null, rest: Buffer) => {
-      stream.off('data', onData);
-      stream.off('end', onEnd);
-      stream.off('error', onEnd);
-      stream.off('close', onEnd);
-      stream.pause();
-      resolve({ line, rest });
-    };
-    const onData = (chunk: Buffer) => {
-      const nl = chunk.indexOf(10);
-      if (nl >= 0) {
-        chunks.push(chunk.subarray(0, nl));
-        done(Buffer.concat(chunks).toString('utf8'), chunk.subarray(nl + 1));
-        return;
-      }
-      chunks.push(chunk);
-      size += chunk.length;
-      if (size > limit) done(null, Buffer.alloc(0));
-    };
-    const onEnd = () => done(null, Buffer.alloc(0));
-    stream.on('data', onData);
-    stream.once('end', onEnd);
-    stream.once('error', onEnd);
-    stream.once('close', onEnd);
-    stream.resume(); // a stream paused by an earlier read stays paused until told
-  });
-}
+/** The executor's header line; `rest` is what followed it. */
+export const readLine = (stream: Readable, limit = MAX_LINE) => readFirstLine(stream, limit);
 
 export function parseHeader(line: string | null): ExecutorStreamHeader {
   if (line === null) return { ok: false, code: 'internal', message: 'the executor closed the stream without an answer' };
