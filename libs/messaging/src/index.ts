@@ -31,5 +31,4 @@ export * from './executor-queue';
 export * from './stream-consumer';
 export * from './in-process';
 export { redisOptionsFromUrl } from './redis-connection';
-export * from './perf-trace';
 export * from './line-stream';
