@@ -35,6 +35,18 @@ export class NetworkRepository {
     return toNetworkView(rows[0]!, eps);
   }
 
+  /** find() without the endpoints (a lease only needs the network's id and driver). */
+  async findNetwork(ref: string): Promise<Pick<NetworkView, 'id' | 'name' | 'driver'> | null> {
+    const rows: Pick<NetworkRow, 'id' | 'name' | 'driver'>[] = await this.dataSource.query(
+      `SELECT id, name, driver FROM ${NETWORK_VIEW_TABLE} WHERE id = $1 OR name = $1 OR id LIKE $2 ORDER BY (id = $1) DESC, (name = $1) DESC`,
+      [ref, `${ref.replace(/[%_\\]/g, '')}%`],
+    );
+    if (rows.length === 0) return null;
+    const exact = rows[0]!.id === ref || rows[0]!.name === ref;
+    if (!exact && rows.length > 1) return null;
+    return { id: rows[0]!.id, name: rows[0]!.name, driver: rows[0]!.driver };
+  }
+
   async endpointsOf(containerId: string): Promise<NetworkEndpoint[]> {
     const eps: EndpointRow[] = await this.dataSource.query(
       `SELECT * FROM ${ENDPOINT_VIEW_TABLE} WHERE container_id = $1 ORDER BY created_at, endpoint_id`,

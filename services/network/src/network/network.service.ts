@@ -310,11 +310,14 @@ export class NetworksService implements OnApplicationBootstrap {
     req: Pick<ConnectContainerRequest, 'containerId' | 'containerName' | 'network' | 'aliases' | 'ipv4'>,
     refuseExisting: boolean,
     actor: Actor | null,
-  ): Promise<{ network: NetworkView; endpoint: NetworkEndpoint }> {
+  ): Promise<{ network: Pick<NetworkView, 'id' | 'name' | 'driver'>; endpoint: NetworkEndpoint }> {
     if (!req.containerId) throw invalid('containerId is required');
     const ref = !req.network || req.network === 'default' ? 'bridge' : req.network;
-    const network = await this.inspect(ref);
-    const others = (await this.networks.endpointsOf(req.containerId)).filter((e) => e.networkId !== network.id);
+    await this.ready();
+    // Only the id and driver: inspect() would read every endpoint of the network (all of `none`'s) per lease.
+    const [network, own] = await Promise.all([this.networks.findNetwork(ref), this.networks.endpointsOf(req.containerId)]);
+    if (!network) throw networkNotFound(ref);
+    const others = own.filter((e) => e.networkId !== network.id);
     const used = new Set(others.map((e) => e.ifname));
     let index = 0;
     while (used.has(`eth${index}`)) index++;
