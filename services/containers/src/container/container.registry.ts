@@ -129,8 +129,21 @@ export class ContainerRegistry implements OnModuleInit {
 
   /** decide -> append (expected version) -> move memory forward -> tell listeners. */
   record(id: string, command: ContainerCommand, actor: Actor | null = null): Promise<{ state: ContainerState | null; events: ContainerEvent[] }> {
+    return this.recordAll(id, [command], actor);
+  }
+
+  /**
+   * Several commands of one use case as one append (one durable commit): each is decided on the state the
+   * ones before it left. A command that decides nothing ends the run there (the later ones are not
+   * decided, `decided` tells how many were); an error of any of them appends nothing.
+   */
+  recordAll(
+    id: string,
+    commands: readonly ContainerCommand[],
+    actor: Actor | null = null,
+  ): Promise<{ state: ContainerState | null; events: ContainerEvent[]; decided: number }> {
     const previous = this.locks.get(id) ?? Promise.resolve();
-    const run = previous.catch(() => undefined).then(() => this.recordNow(id, command, actor));
+    const run = previous.catch(() => undefined).then(() => this.recordNow(id, commands, actor));
     const tail = run.catch(() => undefined);
     this.locks.set(id, tail);
     void tail.then(() => {
@@ -139,14 +152,25 @@ export class ContainerRegistry implements OnModuleInit {
     return run;
   }
 
-  private async recordNow(id: string, command: ContainerCommand, actor: Actor | null) {
+  private async recordNow(id: string, commands: readonly ContainerCommand[], actor: Actor | null) {
     for (let attempt = 1; ; attempt++) {
       const entry = this.byId.get(id);
       const before = entry?.state ?? null;
-      const events = decide(command, before);
-      if (events.length === 0) return { state: before, events };
+      const events: ContainerEvent[] = [];
+      let decided = 0;
+      let durable = false;
+      for (let s = before; decided < commands.length; ) {
+        const command = commands[decided]!;
+        const more = decide(command, s);
+        if (more.length === 0) break;
+        decided++;
+        events.push(...more);
+        durable ||= !TRANSIENT.has(command.type);
+        if (decided < commands.length) s = more.reduce(evolve, s);
+      }
+      if (events.length === 0) return { state: before, events, decided };
       try {
-        await this.store.append(containerStreamId(id), entry?.version ?? 0, events, { actor, durable: !TRANSIENT.has(command.type) });
+        await this.store.append(containerStreamId(id), entry?.version ?? 0, events, { actor, durable });
       } catch (e) {
         if (e instanceof ConcurrencyError && attempt < 5) {
           await this.reload(id);
@@ -168,7 +192,7 @@ export class ContainerRegistry implements OnModuleInit {
           this.logger.warn(`listener failed: ${(err as Error).message}`);
         }
       }
-      return { state, events };
+      return { state, events, decided };
     }
   }
 

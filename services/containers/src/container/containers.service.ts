@@ -4,6 +4,7 @@ import {
   conflict,
   containerPaths,
   type ContainerRuntimeSpec,
+  type ContainerEvent,
   type ContainerView,
   type CreateContainerReply,
   type CreateContainerRequest,
@@ -14,6 +15,7 @@ import {
   type ExecView,
   invalid,
   type KillContainerRequest,
+  type NetworkEndpoint,
   type ListContainersRequest,
   notFound,
   type PruneContainersReply,
@@ -33,7 +35,7 @@ import { join } from 'node:path';
 import { matchContainer } from './container-filters';
 import { generateName } from './names';
 import { anonymousVolumeTargets, endpointsConfigOf, mergeEnv, normalizeCreate, primaryNetworkOf, resourcesOf, runtimeSpecOf } from './container-spec';
-import { type ContainerState, validateContainerName } from './container.decider';
+import { type ContainerCommand, type ContainerState, validateContainerName } from './container.decider';
 import { ContainerRegistry } from './container.registry';
 import { toContainerView } from './container-view';
 import { NetworkAdapter } from './network.adapter';
@@ -151,13 +153,19 @@ export class ContainersService {
       release();
     }
     // Leases from create on (aliases and addresses as NetworkingConfig asks); ports are published at start.
-    await this.allocateEndpoints(id, name, primary, req.networkingConfig).catch((e: Error) =>
-      this.logger.warn(`networks of ${id.slice(0, 12)}: ${e.message}`),
-    );
+    const allocated = this.allocateEndpoints(id, name, primary, req.networkingConfig).catch((e: Error) => {
+      this.logger.warn(`networks of ${id.slice(0, 12)}: ${e.message}`);
+      return null;
+    });
     // The shim exists from create on, so a client can attach before start (docker run does).
-    // A failure here is reported by start, which tries again.
+    // A failure here is reported by start, which tries again. On `none` and `host` (and another
+    // container's namespace) the spec needs no address, so the shim spawns while the lease is recorded.
     const state = this.registry.get(id)!;
-    await this.ensureShim(state, true).catch((e: Error) => this.logger.warn(`create runtime for ${id.slice(0, 12)}: ${e.message}`));
+    const independent = primary === null || primary === 'none' || primary === 'host';
+    const shim = (independent ? Promise.resolve([]) : allocated)
+      .then((endpoints) => this.ensureShim(state, endpoints))
+      .catch((e: Error) => this.logger.warn(`create runtime for ${id.slice(0, 12)}: ${e.message}`));
+    await Promise.all([allocated, shim]);
     return { id, warnings: normalized.warnings };
   }
 
@@ -189,29 +197,43 @@ export class ContainersService {
     await this.volumes.mount(id, refs);
   }
 
-  private async allocateEndpoints(id: string, name: string, primary: string | null, networkingConfig: Record<string, unknown> | null | undefined) {
-    if (primary === null) return;
+  /** The container's endpoints, as the connects answered them. */
+  private async allocateEndpoints(
+    id: string,
+    name: string,
+    primary: string | null,
+    networkingConfig: Record<string, unknown> | null | undefined,
+  ): Promise<NetworkEndpoint[]> {
+    if (primary === null) return [];
     const wanted = endpointsConfigOf(networkingConfig);
     const own = wanted.find((e) => e.network === primary);
-    await this.network.connect({ containerId: id, containerName: name, network: primary, aliases: own?.aliases ?? [], ...(own?.ipv4 ? { ipv4: own.ipv4 } : {}), publish: false });
-    if (primary === 'host' || primary === 'none') return;
+    const endpoints = [
+      await this.network.connect({ containerId: id, containerName: name, network: primary, aliases: own?.aliases ?? [], ...(own?.ipv4 ? { ipv4: own.ipv4 } : {}), publish: false }),
+    ];
+    if (primary === 'host' || primary === 'none') return endpoints;
     for (const e of wanted) {
       if (e.network === primary) continue;
-      await this.network.connect({ containerId: id, containerName: name, network: e.network, aliases: e.aliases, ...(e.ipv4 ? { ipv4: e.ipv4 } : {}), publish: false });
+      endpoints.push(
+        await this.network.connect({ containerId: id, containerName: name, network: e.network, aliases: e.aliases, ...(e.ipv4 ? { ipv4: e.ipv4 } : {}), publish: false }),
+      );
     }
+    return endpoints;
   }
 
-  /** Spawns the shim of the next run (waiting before execve); returns its init's pid. */
-  private async ensureShim(state: ContainerState, justAllocated = false): Promise<number> {
+  /**
+   * Spawns the shim of the next run (waiting before execve); returns its init's pid. `allocated`: create
+   * has just allocated the leases (their endpoints, or null when that failed: read what there is).
+   */
+  private async ensureShim(state: ContainerState, allocated?: NetworkEndpoint[] | null): Promise<number> {
     const ready = this.shimReady.get(state.id);
     if (ready !== undefined) return ready;
-    const { pid } = await this.runtime.create(state.id, await this.runSpecOf(state, justAllocated));
+    const { pid } = await this.runtime.create(state.id, await this.runSpecOf(state, allocated));
     this.shimReady.set(state.id, pid);
     return pid;
   }
 
   /** The runtime spec plus what the network decides: the netns to join, the container's own /etc/hosts lines. */
-  private async runSpecOf(state: ContainerState, justAllocated = false): Promise<ContainerRuntimeSpec> {
+  private async runSpecOf(state: ContainerState, allocated?: NetworkEndpoint[] | null): Promise<ContainerRuntimeSpec> {
     const spec = runtimeSpecOf(state);
     const mode = state.hostConfig.NetworkMode || 'default';
     const primary = primaryNetworkOf(mode);
@@ -223,9 +245,9 @@ export class ContainersService {
       return { ...spec, networkNamespace: { mode: 'join', path: `/proc/${other.pid}/ns/net` } };
     }
     if (primary === 'host') return spec;
-    // create has just allocated it (allocateEndpoints): connecting again would only re-read the same lease.
-    if (!justAllocated) await this.network.connect({ containerId: state.id, containerName: state.name, network: primary, publish: false });
-    const own = (await this.network.endpoints(state.id))
+    // create has just allocated them (allocateEndpoints): connecting again would only re-read the same lease.
+    if (allocated === undefined) await this.network.connect({ containerId: state.id, containerName: state.name, network: primary, publish: false });
+    const own = (allocated ?? (await this.network.endpoints(state.id)))
       .filter((e) => e.driver === 'bridge' && e.ip)
       .map((e) => ({ address: e.ip, hostnames: [spec.hostname] }));
     return { ...spec, hostsEntries: [...(spec.hostsEntries ?? []), ...own] };
@@ -372,16 +394,36 @@ export class ContainersService {
     if (!c) return;
     const user = byUser || this.stopping.has(id);
     const restarting = !user && this.shouldRestart(c, exit.exitCode);
-    const { events } = await this.registry.record(
-      id,
-      { type: 'RecordExited', ...exit, restarting, byUser: user },
-      SYSTEM_ACTOR,
-    );
+    const exited: ContainerCommand = { type: 'RecordExited', ...exit, restarting, byUser: user };
+    // --rm without published ports: the exit and the start of the removal are one commit, and the
+    // network's stop step is left to the removal's release (the same teardown; no ports to unpublish).
+    const autoRemoveNow =
+      !!c.hostConfig.AutoRemove && !user && !restarting && !c.hostConfig.PublishAllPorts && Object.keys(c.hostConfig.PortBindings ?? {}).length === 0;
+    let removing = false;
+    let events: ContainerEvent[];
+    if (autoRemoveNow) {
+      this.cancelRestart(id);
+      // A removal already under way (rm -f) refuses BeginRemoval: then the exit alone, as before.
+      const r = await this.registry
+        .recordAll(id, [exited, { type: 'BeginRemoval', force: true }], SYSTEM_ACTOR)
+        .catch(() => this.registry.record(id, exited, SYSTEM_ACTOR).then((x) => ({ ...x, decided: 1 })));
+      events = r.events;
+      removing = r.decided === 2;
+    } else {
+      events = (await this.registry.record(id, exited, SYSTEM_ACTOR)).events;
+    }
     if (events.length === 0) {
       await this.networkDown.get(id);
       return;
     }
     this.shimReady.delete(id);
+    if (removing) {
+      const removed = this.release(c, true, SYSTEM_ACTOR).catch((e: Error) => this.logger.warn(`auto-remove ${id.slice(0, 12)}: ${e.message}`));
+      this.networkDown.set(id, removed);
+      await removed;
+      if (this.networkDown.get(id) === removed) this.networkDown.delete(id);
+      return;
+    }
     const down = this.networkStopped(c);
     this.networkDown.set(id, down);
     await down;
@@ -520,12 +562,17 @@ export class ContainersService {
         this.stopping.delete(c.id);
       }
     }
+    await this.release(c, !!req.volumes, actor);
+  }
+
+  /** After BeginRemoval (the run is over): the runtime, volume references and leases go, then RecordRemoved. */
+  private async release(c: ContainerState, removeVolumes: boolean, actor: Actor | null): Promise<void> {
     // The executor's removal, the volume references and the network leases are independent: at once.
     const removed = this.runtime.remove(c.id);
     const volumesReleased = c.mounts.some((m) => m.type === 'volume')
       ? // References released; `rm -v` and `--rm` remove the anonymous volumes too (named ones stay).
         this.volumes
-          .release(c.id, !!req.volumes || !!c.hostConfig.AutoRemove)
+          .release(c.id, removeVolumes || !!c.hostConfig.AutoRemove)
           .then(() => undefined, (e: Error) => this.logger.warn(`volume release of ${c.id.slice(0, 12)}: ${e.message}`))
       : Promise.resolve();
     const networkReleased =
