@@ -10,11 +10,12 @@
  * A shim outlives the executor. After a restart, `new ShimClient(stateDir)` reconnects; if the
  * shim is gone (`ENOENT`/`ECONNREFUSED`), `readExitFile()` gives the recorded exit.
  */
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import { connect, Socket } from 'node:net';
+import { constants } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { closeFd, spawn, waitPid } from './native';
 
 export const defaultShimPath = () => join(__dirname, '..', 'build', 'berth-shim');
 
@@ -142,22 +143,45 @@ function readLine(stream: Readable): Promise<string> {
 }
 
 /**
- * Starts a shim with child_process (the addon's spawn does the same with fds): the shim
- * double-forks, so the process spawned here exits at once; the ready line arrives on fd 3.
+ * Starts a shim with the addon's spawn (clone(CLONE_VM|CLONE_VFORK) + execve: no copy of the
+ * executor's page tables, so the event loop is held for well under a millisecond). The shim
+ * double-forks, so the process spawned here exits at once; the ready line arrives on fd 3,
+ * read through a non-blocking socket on the event loop. Its stderr is the executor's: the shim
+ * reports every failure as a line on fd 3 too and moves its own output to shim.log.
  */
 export async function spawnShim(o: ShimSpawnOptions): Promise<ShimReady> {
-  const child = spawn(o.shimPath ?? defaultShimPath(), shimArgs(o), {
-    stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  const spawnError = new Promise<never>((_, reject) => child.on('error', reject));
-  const line = await Promise.race([readLine(child.stdio[3] as Readable), spawnError]);
-  child.stdio[3]?.destroy();
+  const path = o.shimPath ?? defaultShimPath();
+  const env = Object.entries(process.env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
+  const { pid, syncFd } = spawn(path, [path, ...shimArgs(o)], env, [-1, -1, 2]);
+  let sync: Socket;
+  try {
+    sync = new Socket({ fd: syncFd, readable: true, writable: false });
+  } catch (e) {
+    closeFd(syncFd);
+    await waitPid(pid).catch(() => undefined);
+    throw e;
+  }
+  let line: string;
+  try {
+    line = await readLine(sync);
+  } finally {
+    sync.destroy();
+  }
+  const exited = waitPid(pid);
   if (!line) {
-    const code = await exited;
-    throw new ShimError('spawn_failed', `berth-shim exited ${code}: ${stderr.trim()}`);
+    const { exitCode, signal } = await exited;
+    throw new ShimError('spawn_failed', `berth-shim exited ${exitCode ?? `on signal ${signal}`}`);
+  }
+  void exited.catch(() => undefined);
+  const execFailed = /^\{"type":"error"/.test(line) ? (JSON.parse(line) as { errno: number }) : null;
+  if (execFailed) {
+    await exited.catch(() => undefined);
+    const e = new Error(`spawn ${path}: errno ${execFailed.errno}`) as NodeJS.ErrnoException;
+    e.errno = execFailed.errno;
+    e.code = Object.entries(constants.errno).find(([, n]) => n === execFailed.errno)?.[0];
+    e.syscall = 'spawn';
+    e.path = path;
+    throw e;
   }
   return parseReadyLine(line);
 }
