@@ -32,7 +32,7 @@ import {
 } from '@berth/contracts';
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -75,6 +75,21 @@ const readJson = <T>(path: string): T | null => {
     return null;
   }
 };
+
+/** readJson off the event loop (the hot paths: exec create/start, exit reporting). */
+const readJsonAsync = async <T>(path: string): Promise<T | null> => {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as T;
+  } catch {
+    return null;
+  }
+};
+
+const exists = (path: string): Promise<boolean> =>
+  access(path).then(
+    () => true,
+    () => false,
+  );
 
 export function alive(pid: number): boolean {
   if (!pid) return false;
@@ -172,7 +187,7 @@ export class ContainerRuntime {
   create({ id, spec }: ContainerCreatePayload) {
     return this.lock(id, async () => {
       const p = this.paths(id);
-      const lowerdirs = readJson<string[]>(join(p.dir, 'layers.json'));
+      const lowerdirs = await readJsonAsync<string[]>(join(p.dir, 'layers.json'));
       if (!lowerdirs) throw notFound(`No such container: ${id} (not prepared on this node)`);
       await this.retireRun(id, p);
 
@@ -216,7 +231,7 @@ export class ContainerRuntime {
 
   async start({ id }: { id: string }) {
     const p = this.paths(id);
-    const run = readJson<RunInfo>(join(p.stateDir, 'run.json'));
+    const run = await readJsonAsync<RunInfo>(join(p.stateDir, 'run.json'));
     if (!run) throw conflict(`Container ${id} is not created: run container.create first`);
     const client = new ShimClient(p.stateDir);
     let started: { pid: number; startedAt: string };
@@ -226,7 +241,7 @@ export class ContainerRuntime {
       // execve failed: the container exits 126/127 and the exit is reported like any other
       if (e instanceof ShimError && e.code === 'start_failed') {
         run.startedAt = new Date().toISOString();
-        writeFileSync(join(p.stateDir, 'run.json'), JSON.stringify(run));
+        await writeFile(join(p.stateDir, 'run.json'), JSON.stringify(run));
         this.watch(id);
       }
       // A redelivered job (the executor died after starting it) answers like the first time.
@@ -273,8 +288,8 @@ export class ContainerRuntime {
     let r = this.reporting.get(key);
     if (r) return r;
     r = (async () => {
-      const run = readJson<RunInfo>(join(p.stateDir, 'run.json'));
-      if (!run?.startedAt || existsSync(join(p.stateDir, 'reported'))) return;
+      const run = await readJsonAsync<RunInfo>(join(p.stateDir, 'run.json'));
+      if (!run?.startedAt || (await exists(join(p.stateDir, 'reported')))) return;
       const client = new ShimClient(p.stateDir);
       let exit: ShimExit | null = null;
       try {
@@ -282,7 +297,7 @@ export class ContainerRuntime {
       } catch {
         exit = client.readExitFile();
       }
-      if (this.closed || !existsSync(p.stateDir)) return;
+      if (this.closed || !(await exists(p.stateDir))) return;
       const startedAt = run.startedAt;
       if (exit) {
         if (exit.oomKilled) await this.publish(ContainerObservation.Oom, id, `${id}:oom:${startedAt}:1`, { startedAt });
@@ -292,7 +307,7 @@ export class ContainerRuntime {
       } else {
         await this.publish(ContainerObservation.ShimLost, id, `${id}:shim-lost:${startedAt}`, { pid: run.pid, startedAt });
       }
-      writeFileSync(join(p.stateDir, 'reported'), startedAt);
+      await writeFile(join(p.stateDir, 'reported'), startedAt);
     })().finally(() => this.reporting.delete(key));
     this.reporting.set(key, r);
     return r;
@@ -327,9 +342,9 @@ export class ContainerRuntime {
     let w = this.watching.get(execDir);
     if (w) return w;
     w = (async () => {
-      const run = readJson<RunInfo>(join(execDir, 'run.json'));
+      const run = await readJsonAsync<RunInfo>(join(execDir, 'run.json'));
       if (!run?.startedAt || !run.execId) return;
-      if (existsSync(join(execDir, 'reported'))) return;
+      if (await exists(join(execDir, 'reported'))) return;
       const client = new ShimClient(execDir);
       let exit: ShimExit | null = null;
       try {
@@ -337,13 +352,13 @@ export class ContainerRuntime {
       } catch {
         exit = client.readExitFile();
       }
-      if (this.closed || !existsSync(execDir)) return;
+      if (this.closed || !(await exists(execDir))) return;
       await this.publish(ContainerObservation.ExecExited, containerId, `${containerId}:exec:${run.execId}:exited`, {
         execId: run.execId,
         exitCode: exit?.exitCode ?? 137,
         exitedAt: exit?.exitedAt ?? new Date().toISOString(),
       });
-      writeFileSync(join(execDir, 'reported'), run.startedAt);
+      await writeFile(join(execDir, 'reported'), run.startedAt);
       await this.shutdownShim(client, run.shimPid);
     })()
       .catch((e) => this.logger.warn(`watch exec ${execDir}: ${(e as Error).message}`))
@@ -623,10 +638,14 @@ export class ContainerRuntime {
 
   async execCreate({ containerId, execId, process: proc, privileged, captureOutput }: ExecCreatePayload) {
     const { p, st } = await this.runningClient(containerId);
-    if (existsSync(join(p.stateDir, 'paused'))) throw conflict(`Container ${containerId} is paused, unpause the container before exec`);
     const x = p.exec(execId);
-    if (existsSync(x.stateDir)) throw conflict(`exec ${execId} already exists`);
-    const container = readJson<{ process: Record<string, unknown>; linux: { seccomp: string | null } }>(p.configJson);
+    const [paused, taken, container] = await Promise.all([
+      exists(join(p.stateDir, 'paused')),
+      exists(x.stateDir),
+      readJsonAsync<{ process: Record<string, unknown>; linux: { seccomp: string | null } }>(p.configJson),
+    ]);
+    if (paused) throw conflict(`Container ${containerId} is paused, unpause the container before exec`);
+    if (taken) throw conflict(`exec ${execId} already exists`);
     if (!container) throw new DomainError(ErrorCode.Internal, `container ${containerId}: config.json missing`);
     const caps = privileged ? capabilitySet({ privileged: true }) : (container.process.capabilities as { bounding: string[] }).bounding;
     const user: Record<string, unknown> = proc.user ? { username: proc.user } : { uid: 0, gid: 0 };
@@ -647,8 +666,8 @@ export class ContainerRuntime {
       seccomp: privileged ? null : container.linux.seccomp,
       privileged: !!privileged,
     };
-    mkdirSync(x.stateDir, { recursive: true, mode: 0o700 });
-    writeFileSync(x.json, JSON.stringify(spec));
+    await mkdir(x.stateDir, { recursive: true, mode: 0o700 });
+    await writeFile(x.json, JSON.stringify(spec));
     try {
       const ready = await spawnShim({
         id: execId,
@@ -660,17 +679,17 @@ export class ContainerRuntime {
         stdinOnce: proc.stdinOnce,
       });
       const run: RunInfo = { kind: 'exec', containerId, execId, pid: ready.pid, shimPid: ready.shimPid };
-      writeFileSync(join(x.stateDir, 'run.json'), JSON.stringify(run));
+      await writeFile(join(x.stateDir, 'run.json'), JSON.stringify(run));
       return ready;
     } catch (e) {
-      rmSync(x.stateDir, { recursive: true, force: true });
+      await rm(x.stateDir, { recursive: true, force: true });
       throw domainError(e, containerId);
     }
   }
 
   async execStart({ containerId, execId }: { containerId: string; execId: string }) {
     const x = this.paths(containerId).exec(execId);
-    const run = readJson<RunInfo>(join(x.stateDir, 'run.json'));
+    const run = await readJsonAsync<RunInfo>(join(x.stateDir, 'run.json'));
     if (!run) throw notFound(`No such exec instance: ${execId}`);
     const client = new ShimClient(x.stateDir);
     let started: { pid: number; startedAt: string };
@@ -679,13 +698,13 @@ export class ContainerRuntime {
     } catch (e) {
       if (e instanceof ShimError && e.code === 'start_failed') {
         run.startedAt = new Date().toISOString();
-        writeFileSync(join(x.stateDir, 'run.json'), JSON.stringify(run));
+        await writeFile(join(x.stateDir, 'run.json'), JSON.stringify(run));
         void this.watchExec(containerId, x.stateDir);
       }
       throw domainError(e, containerId);
     }
     run.startedAt = started.startedAt;
-    writeFileSync(join(x.stateDir, 'run.json'), JSON.stringify(run));
+    await writeFile(join(x.stateDir, 'run.json'), JSON.stringify(run));
     await this.publish(ContainerObservation.ExecStarted, containerId, `${containerId}:exec:${execId}:started`, {
       execId, pid: started.pid, startedAt: started.startedAt,
     }).catch((e) => this.logger.warn(`publish exec started: ${(e as Error).message}`));
@@ -738,7 +757,7 @@ export class ContainerRuntime {
     }
     let output = '';
     try {
-      for (const line of readFileSync(join(x.stateDir, 'output.log'), 'utf8').split('\n')) {
+      for (const line of (await readFile(join(x.stateDir, 'output.log'), 'utf8')).split('\n')) {
         if (!line) continue;
         output += (JSON.parse(line) as { log: string }).log;
         if (Buffer.byteLength(output) >= 4096) break;
