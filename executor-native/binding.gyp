@@ -12,6 +12,7 @@
         "src/binding/wait_pid.cc",
         "src/binding/set_child_subreaper.cc",
         "src/binding/kill.cc",
+        "src/binding/pipe.cc",
         "src/binding/errno_error.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

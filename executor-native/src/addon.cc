@@ -12,6 +12,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("waitPid", Napi::Function::New(env, WaitPid, "waitPid"));
   exports.Set("setChildSubreaper", Napi::Function::New(env, SetChildSubreaper, "setChildSubreaper"));
   exports.Set("kill", Napi::Function::New(env, Kill, "kill"));
+  exports.Set("pipe", Napi::Function::New(env, Pipe, "pipe"));
   return exports;
 }
 

@@ -2,11 +2,8 @@
  * The only module that loads the berth_native addon. Typed wrappers over it and over the
  * berth-init CLI modes (see executor-native/PROTOCOL.md). Validation happens here; the C++ trusts it.
  */
-import { execFile } from 'node:child_process';
+import { Socket } from 'node:net';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-
-const execFileAsync = promisify(execFile);
 
 /** executor-native/ (this file compiles to executor-native/dist/native.js). */
 export const nativeRoot = join(__dirname, '..');
@@ -22,6 +19,7 @@ interface Addon {
   waitPid(pid: number): Promise<WaitResult>;
   setChildSubreaper(): void;
   kill(pid: number, signal: number): void;
+  pipe(): [number, number];
 }
 
 export interface WaitResult {
@@ -145,18 +143,77 @@ export async function start(p: CreatedProcess): Promise<void> {
   }
 }
 
+/** Everything a pipe's read end yields until EOF, read on the event loop (the fd is closed after). */
+function readAll(fd: number, max: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = new Socket({ fd, readable: true, writable: false });
+    const chunks: Buffer[] = [];
+    let size = 0;
+    s.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > max) {
+        s.destroy();
+        reject(new RangeError(`berth-init: output exceeds ${max} bytes`));
+        return;
+      }
+      chunks.push(c);
+    });
+    s.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    s.on('error', reject);
+  });
+}
+
+/**
+ * Runs `berth-init <args>` and parses its JSON stdout. Spawned with the addon (vfork-style, no copy
+ * of the executor's page tables, as child_process would make), its pipes read on the event loop.
+ */
 async function cli(args: string[]): Promise<unknown> {
+  const [outR, outW] = native().pipe();
+  let errR: number, errW: number;
   try {
-    const { stdout } = await execFileAsync(berthInitPath, args, { maxBuffer: 16 * 1024 * 1024 });
-    return stdout.trim() ? JSON.parse(stdout) : {};
+    [errR, errW] = native().pipe();
   } catch (e) {
-    const stderr = (e as { stderr?: string }).stderr?.trim();
-    if (stderr?.startsWith('{')) {
-      const m = JSON.parse(stderr) as Extract<SyncMessage, { type: 'error' }>;
-      throw InitError.from(m);
-    }
+    closeFd(outR);
+    closeFd(outW);
     throw e;
   }
+  let child: { pid: number; syncFd: number };
+  try {
+    const env = Object.entries(process.env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
+    child = spawn(berthInitPath, [berthInitPath, ...args], env, [-1, outW, errW]);
+  } catch (e) {
+    closeFd(outR);
+    closeFd(errR);
+    throw e;
+  } finally {
+    closeFd(outW);
+    closeFd(errW);
+  }
+  const out = readAll(outR, 16 * 1024 * 1024);
+  const err = readAll(errR, 16 * 1024 * 1024);
+  const sync = readAll(child.syncFd, 65536);
+  const settled = await Promise.allSettled([out, err, sync]);
+  // EOF on all three: the child has exited (or is exiting), so this waitpid returns at once.
+  const { exitCode, signal } = await waitPid(child.pid);
+  const [stdout, stderrAll, syncLine] = settled.map((r) => {
+    if (r.status === 'rejected') throw r.reason;
+    return r.value;
+  }) as [string, string, string];
+  if (exitCode === 0) return stdout.trim() ? JSON.parse(stdout) : {};
+  const stderr = stderrAll.trim();
+  if (stderr.startsWith('{')) throw InitError.from(JSON.parse(stderr) as Extract<SyncMessage, { type: 'error' }>);
+  if (syncLine.startsWith('{')) throw InitError.from(JSON.parse(syncLine) as Extract<SyncMessage, { type: 'error' }>);
+  const e = new Error(`Command failed: ${berthInitPath} ${args.join(' ')}\n${stderr}`) as Error & {
+    code: number | null;
+    signal: string | null;
+    stdout: string;
+    stderr: string;
+  };
+  e.code = exitCode;
+  e.signal = signal === null ? null : String(signal);
+  e.stdout = stdout;
+  e.stderr = stderrAll;
+  throw e;
 }
 
 export interface CgroupResult {

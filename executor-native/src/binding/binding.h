@@ -11,6 +11,7 @@ Napi::Value PidfdOpen(const Napi::CallbackInfo& info);
 Napi::Value WaitPid(const Napi::CallbackInfo& info);
 Napi::Value SetChildSubreaper(const Napi::CallbackInfo& info);
 Napi::Value Kill(const Napi::CallbackInfo& info);
+Napi::Value Pipe(const Napi::CallbackInfo& info);
 
 // errno -> JS Error with .code (e.g. "ENOENT"), .errno and .syscall
 Napi::Error ErrnoError(Napi::Env env, const char* syscall, int err);
