@@ -13,6 +13,7 @@ describe('executor queue (BullMQ)', () => {
   let worker: Worker;
   let client: ExecutorQueueClient;
   let idle: ExecutorQueueClient;
+  const seenAuth: string[] = [];
 
   before(async () => {
     worker = createExecutorWorker({
@@ -29,7 +30,11 @@ describe('executor queue (BullMQ)', () => {
           if (name === 'missing') throw notFound(`get ${name}: no such volume`);
           throw new Error(`rm ${name}: EBUSY`);
         },
-        // The test exercises three jobs; the executor itself must handle every job (the type enforces it).
+        [ExecutorJob.ImagePullLayers]: async (payload) => {
+          seenAuth.push(payload.registry.registryAuth ?? '');
+          return { layers: [] };
+        },
+        // The test exercises a few jobs; the executor itself must handle every job (the type enforces it).
       } as Partial<ExecutorHandlers> as ExecutorHandlers,
     });
     await worker.waitUntilReady();
@@ -47,6 +52,23 @@ describe('executor queue (BullMQ)', () => {
     assert.deepEqual(result, { nodeId: 'n1', pid: process.pid });
     const dir = await client.run(ExecutorJob.CreateVolumeDir, { name: 'data' });
     assert.equal(dir.mountpoint, '/data/volumes/data/_data');
+  });
+
+  it('a queued job\'s credentials reach the handler but are not kept in Redis', async () => {
+    await client.run(
+      ExecutorJob.ImagePullLayers,
+      { registry: { domain: '127.0.0.1:5000', path: 'x', registryAuth: 'c2VjcmV0' }, layers: [], blobs: [] },
+      { timeoutMs: 5000, jobId: 'pull-secret' },
+    );
+    assert.deepEqual(seenAuth, ['c2VjcmV0']);
+    const redis = new Redis(ns.redisUrl);
+    try {
+      const data = await redis.hget(`${ns.namespace}:${executorQueueName('n1')}:pull-secret`, 'data');
+      assert.ok(data, 'the completed job is still stored');
+      assert.doesNotMatch(data, /c2VjcmV0|registryAuth/);
+    } finally {
+      redis.disconnect();
+    }
   });
 
   it('keeps its keys under the namespace', async () => {

@@ -227,8 +227,12 @@ export function createExecutorWorker(options: ExecutorWorkerOptions): Worker {
         const err = new DomainError(ErrorCode.NotImplemented, `executor ${options.nodeId} has no handler for ${job.name}`);
         throw new UnrecoverableError(encodeJobFailure(err));
       }
+      const data: unknown = job.data;
+      // Credentials must not outlive their use in Redis (completed jobs are kept for an hour): the
+      // handler gets them from memory, the stored copy loses them. A retry after a crash runs anonymous.
+      if (containsSecret(data)) await job.updateData(redactSecrets(data)).catch(() => undefined);
       try {
-        return await handler(job.data, job);
+        return await handler(data, job);
       } catch (err) {
         const domain = DomainError.from(err);
         // A deliberate DomainError will not change on a retry; an unexpected failure might.
@@ -258,6 +262,22 @@ export function createExecutorWorker(options: ExecutorWorkerOptions): Worker {
     };
   }
   return worker;
+}
+
+const SECRET_KEYS = new Set(['registryAuth']);
+
+export function containsSecret(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  return Object.entries(value).some(([k, v]) => (SECRET_KEYS.has(k) && v) || containsSecret(v));
+}
+
+/** A copy without credential fields (at any depth). */
+export function redactSecrets<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(redactSecrets) as T;
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(
+    Object.entries(value).filter(([k]) => !SECRET_KEYS.has(k)).map(([k, v]) => [k, redactSecrets(v)]),
+  ) as T;
 }
 
 /** What a handler on the direct path gets for its `job` argument (no progress, no BullMQ record). */
