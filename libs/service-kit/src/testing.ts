@@ -5,7 +5,15 @@
  */
 import { type BerthConfig, loadConfig } from '@berth/config';
 import { RedisRpcClient } from '@berth/messaging';
-import { createTempDir, createTestDatabase, createTestNamespace, type TempDir, type TestDatabase, type TestNamespace } from '@berth/testing';
+import {
+  createTempDir,
+  createTestDatabase,
+  createTestNamespace,
+  removeNamespaceNetworking,
+  type TempDir,
+  type TestDatabase,
+  type TestNamespace,
+} from '@berth/testing';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
@@ -13,8 +21,9 @@ import { join, resolve } from 'node:path';
 import type { DomainServiceDefinition } from './definition';
 import { runDomainService, type RunningService } from './run';
 
+const REPO_ROOT = resolve(__dirname, '..', '..', '..');
 /** executor-native/dist/main.js in this checkout (libs/service-kit/dist -> repo root). */
-export const EXECUTOR_MAIN = resolve(__dirname, '..', '..', '..', 'executor-native', 'dist', 'main.js');
+export const EXECUTOR_MAIN = resolve(REPO_ROOT, 'executor-native', 'dist', 'main.js');
 
 export interface TestNode {
   readonly config: BerthConfig;
@@ -35,10 +44,14 @@ export interface TestNodeOptions {
   /** Extra berth.json keys (e.g. default-address-pools). */
   readonly config?: Record<string, unknown>;
   readonly rpcTimeoutMs?: number;
+  /** Use this namespace (when the test derives names from it before the node starts). */
+  readonly namespace?: TestNamespace;
+  /** Other Berth processes to run beside the executor, as repo-relative compiled mains (e.g. services/network/dist/main.js). */
+  readonly alsoRun?: readonly string[];
 }
 
-function spawnExecutor(configFile: string): ChildProcess {
-  return spawn(process.execPath, [EXECUTOR_MAIN], {
+function spawnMain(main: string, configFile: string): ChildProcess {
+  return spawn(process.execPath, [main], {
     env: { ...process.env, BERTH_CONFIG: configFile },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
@@ -52,7 +65,7 @@ async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'
 }
 
 export async function startTestNode(def: DomainServiceDefinition, options: TestNodeOptions = {}): Promise<TestNode> {
-  const ns = createTestNamespace();
+  const ns = options.namespace ?? createTestNamespace();
   const dir = createTempDir();
   const db = await createTestDatabase();
   const configFile = join(dir.path, 'berth.json');
@@ -70,13 +83,16 @@ export async function startTestNode(def: DomainServiceDefinition, options: TestN
     }),
   );
   const config = loadConfig({ BERTH_CONFIG: configFile });
-  let executor = spawnExecutor(configFile);
+  let executor = spawnMain(EXECUTOR_MAIN, configFile);
+  const others = (options.alsoRun ?? []).map((main) => spawnMain(resolve(REPO_ROOT, main), configFile));
   let service: RunningService | undefined;
   let rpc: RedisRpcClient | undefined;
   const stop = async () => {
     await rpc?.close();
     await service?.close();
+    for (const child of others) await stopChild(child);
     await stopChild(executor);
+    removeNamespaceNetworking(ns.namespace);
     await db.drop();
     await ns.cleanup();
     dir.remove();
@@ -102,7 +118,7 @@ export async function startTestNode(def: DomainServiceDefinition, options: TestN
     },
     async restartExecutor(signal: NodeJS.Signals = 'SIGKILL') {
       await stopChild(executor, signal);
-      executor = spawnExecutor(configFile);
+      executor = spawnMain(EXECUTOR_MAIN, configFile);
     },
     stop,
   };

@@ -3,6 +3,8 @@
  * removed afterwards. Admin URLs come from BERTH_TEST_POSTGRES / BERTH_TEST_REDIS (defaults: the local
  * servers), which is the one place tests read the environment.
  */
+import { defaultBridgeName, networkNftTable } from '@berth/contracts';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -104,5 +106,25 @@ export async function waitFor<T>(check: () => Promise<T> | T, timeoutMs = 10_000
       throw new Error(`waitFor timed out after ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
     }
     await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/**
+ * A Berth namespace's nft table and bridges outlive `berth down` (like docker0); a test run removes
+ * them: the table, the default bridge and every user-network bridge sharing its prefix.
+ */
+export function removeNamespaceNetworking(namespace: string): void {
+  const sh = (args: string[]) => {
+    try {
+      return execFileSync(args[0]!, args.slice(1), { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch {
+      return '';
+    }
+  };
+  sh(['nft', 'delete', 'table', 'inet', networkNftTable(namespace)]);
+  const bridge = defaultBridgeName(namespace);
+  for (const line of sh(['ip', '-o', 'link', 'show']).split('\n')) {
+    const name = /^\d+: ([^:@]+)/.exec(line)?.[1];
+    if (name && (name === bridge || name.startsWith(`${bridge.slice(0, 6)}-`))) sh(['ip', 'link', 'del', name]);
   }
 }

@@ -1,24 +1,21 @@
 import 'reflect-metadata';
-import { loadConfig, type BerthConfig } from '@berth/config';
 import {
   ContainerPatterns,
   type ContainerView,
   type CreateContainerReply,
   type CreateContainerRequest,
-  defaultBridgeName,
   type DomainError,
   ErrorCode,
-  networkNftTable,
   type ResolvedImageView,
   type WaitContainerReply,
 } from '@berth/contracts';
 import { RedisRpcClient } from '@berth/messaging';
-import { rebuild, runDomainService, type RunningService } from '@berth/service-kit';
-import { createTempDir, createTestDatabase, createTestNamespace, waitFor } from '@berth/testing';
+import { rebuild } from '@berth/service-kit';
+import { startTestNode, type TestNode } from '@berth/service-kit/dist/testing';
+import { waitFor } from '@berth/testing';
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
-import { once } from 'node:events';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -26,13 +23,6 @@ import { after, before, describe, it } from 'node:test';
 import { containersService } from './definition';
 
 const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe'] });
-const trySh = (cmd: string, args: string[]) => {
-  try {
-    return sh(cmd, args);
-  } catch {
-    return null;
-  }
-};
 
 /** An unpacked busybox layer (what images.resolve would point at), built from the host's static busybox. */
 function busyboxLayer(dir: string): string {
@@ -53,15 +43,8 @@ function busyboxLayer(dir: string): string {
  * their own processes, as `berth up` runs them), Postgres and Redis.
  */
 describe('containers service (real Postgres, Redis, executor, network service)', { timeout: 300_000 }, () => {
-  const ns = createTestNamespace();
-  const dir = createTempDir();
-  const table = networkNftTable(ns.namespace);
   const second = randomInt(100, 250);
-  let db: Awaited<ReturnType<typeof createTestDatabase>>;
-  let config: BerthConfig;
-  let service: RunningService;
-  let executor: ChildProcess;
-  let network: ChildProcess;
+  let node: TestNode;
   let rpc: RedisRpcClient;
   let image: ResolvedImageView;
   const created: string[] = [];
@@ -80,33 +63,16 @@ describe('containers service (real Postgres, Redis, executor, network service)',
     rpc.request<WaitContainerReply>(ContainerPatterns.wait, { id, condition: 'not-running' }, { timeoutMs: 60_000 });
 
   before(async () => {
-    db = await createTestDatabase();
-    const file = join(dir.path, 'berth.json');
-    writeFileSync(
-      file,
-      JSON.stringify({
-        'data-root': join(dir.path, 'root'),
-        hosts: [`unix://${join(dir.path, 'docker.sock')}`],
-        postgres: db.url,
-        redis: ns.redisUrl,
-        namespace: ns.namespace,
-        'node-id': 'test-node',
-        'log-level': 'warn',
-        // a pool of our own: the namespace's test bridge never meets the real ones
-        'default-address-pools': [{ base: `10.${second}.0.0/16`, size: 24 }],
-      }),
-    );
-    config = loadConfig({ BERTH_CONFIG: file });
-    const env = { ...process.env, BERTH_CONFIG: file };
-    executor = spawn(process.execPath, [join(__dirname, '../../../executor-native/dist/main.js')], { env, stdio: ['ignore', 'inherit', 'inherit'] });
-    network = spawn(process.execPath, [join(__dirname, '../../network/dist/main.js')], { env, stdio: ['ignore', 'inherit', 'inherit'] });
-    service = await runDomainService(containersService, config);
-    rpc = new RedisRpcClient({ redisUrl: ns.redisUrl, namespace: ns.namespace, defaultTimeoutMs: 30_000 });
-    await rpc.connect();
+    node = await startTestNode(containersService, {
+      // a pool of our own: the namespace's test bridge never meets the real ones
+      config: { 'default-address-pools': [{ base: `10.${second}.0.0/16`, size: 24 }] },
+      alsoRun: ['services/network/dist/main.js'],
+    });
+    ({ rpc } = node);
     image = {
       id: `sha256:${'0'.repeat(64)}`,
       config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'] },
-      layerDirs: [busyboxLayer(join(dir.path, 'layer'))],
+      layerDirs: [busyboxLayer(join(node.dir.path, 'layer'))],
       repoTags: ['busybox:latest'],
       os: 'linux',
       architecture: 'amd64',
@@ -115,21 +81,9 @@ describe('containers service (real Postgres, Redis, executor, network service)',
 
   after(async () => {
     for (const id of created) await rpc?.request(ContainerPatterns.remove, { id, force: true }, { timeoutMs: 60_000 }).catch(() => undefined);
-    await rpc?.close();
-    await service?.close();
-    for (const child of [network, executor]) {
-      if (child && child.exitCode === null) {
-        child.kill('SIGTERM');
-        await once(child, 'exit');
-      }
-    }
-    trySh('nft', ['delete', 'table', 'inet', table]);
-    const bridge = defaultBridgeName(ns.namespace);
-    if (trySh('ip', ['link', 'show', 'dev', bridge]) !== null) trySh('ip', ['link', 'del', bridge]);
-    const leftovers = existsSync(join(dir.path, 'root', 's')) ? readdirSync(join(dir.path, 'root', 's')) : [];
-    await db?.drop();
-    await ns.cleanup();
-    dir.remove();
+    const stateDirs = node && join(node.dir.path, 'root', 's');
+    const leftovers = stateDirs && existsSync(stateDirs) ? readdirSync(stateDirs) : [];
+    await node?.stop();
     assert.deepEqual(leftovers, [], 'no shim state dir is left after removal');
   });
 
@@ -227,7 +181,7 @@ describe('containers service (real Postgres, Redis, executor, network service)',
   });
 
   it('a rebuilt projection equals the live one', async () => {
-    const pg = new Client({ connectionString: db.url });
+    const pg = new Client({ connectionString: node.db.url });
     await pg.connect();
     try {
       const rows = async () =>
@@ -242,7 +196,7 @@ describe('containers service (real Postgres, Redis, executor, network service)',
         live.map((r) => { const s = r.state as Row; return summary(r.id, s.name, s.status, s.exitCount, s.restartCount); }).sort(),
         'the projection holds what the service serves',
       );
-      const result = await rebuild(containersService, config);
+      const result = await rebuild(containersService, node.config);
       assert.ok(result.events > live.length);
       assert.deepEqual(await rows(), live);
     } finally {

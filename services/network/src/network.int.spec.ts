@@ -1,5 +1,4 @@
 import 'reflect-metadata';
-import { loadConfig, type BerthConfig } from '@berth/config';
 import {
   type ConnectContainerReply,
   type ContainerEndpointsReply,
@@ -11,15 +10,14 @@ import {
   type NetworkView,
 } from '@berth/contracts';
 import { RedisRpcClient } from '@berth/messaging';
-import { rebuild, runDomainService, type RunningService } from '@berth/service-kit';
-import { createTempDir, createTestDatabase, createTestNamespace, waitFor } from '@berth/testing';
+import { rebuild } from '@berth/service-kit';
+import { startTestNode, type TestNode } from '@berth/service-kit/dist/testing';
+import { createTestNamespace, waitFor } from '@berth/testing';
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { networkService } from './definition';
 
@@ -65,7 +63,6 @@ async function startServerIn(pid: number, ports: number[]): Promise<ChildProcess
 
 describe('network service (real Postgres, Redis, executor host, kernel)', () => {
   const ns = createTestNamespace();
-  const dir = createTempDir();
   const table = networkNftTable(ns.namespace);
   const defaultBridge = defaultBridgeName(ns.namespace);
   // A pool of our own, so the real berth0 (172.17/16) is never involved; its first subnet collides
@@ -80,51 +77,18 @@ describe('network service (real Postgres, Redis, executor host, kernel)', () => 
   ];
   const bridges = new Set<string>([defaultBridge]);
   const children: ChildProcess[] = [];
-  let db: Awaited<ReturnType<typeof createTestDatabase>>;
-  let config: BerthConfig;
-  let service: RunningService;
-  let executor: ChildProcess;
+  let node: TestNode;
   let rpc: RedisRpcClient;
 
   before(async () => {
-    db = await createTestDatabase();
-    const file = join(dir.path, 'berth.json');
-    writeFileSync(
-      file,
-      JSON.stringify({
-        'data-root': join(dir.path, 'root'),
-        hosts: [`unix://${join(dir.path, 'docker.sock')}`],
-        postgres: db.url,
-        redis: ns.redisUrl,
-        namespace: ns.namespace,
-        'node-id': 'test-node',
-        'log-level': 'warn',
-        'default-address-pools': pools,
-      }),
-    );
-    config = loadConfig({ BERTH_CONFIG: file });
-    executor = spawn(process.execPath, [join(__dirname, '../../../executor-native/dist/main.js')], {
-      env: { ...process.env, BERTH_CONFIG: file },
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
-    service = await runDomainService(networkService, config);
-    rpc = new RedisRpcClient({ redisUrl: ns.redisUrl, namespace: ns.namespace, defaultTimeoutMs: 30_000 });
-    await rpc.connect();
+    node = await startTestNode(networkService, { namespace: ns, config: { 'default-address-pools': pools } });
+    ({ rpc } = node);
   });
 
   after(async () => {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-    await rpc?.close();
-    await service?.close();
-    if (executor && executor.exitCode === null) {
-      executor.kill('SIGTERM');
-      await once(executor, 'exit');
-    }
-    trySh('nft', ['delete', 'table', 'inet', table]);
+    await node?.stop();
     for (const b of bridges) if (linkExists(b)) trySh('ip', ['link', 'del', b]);
-    await db?.drop();
-    await ns.cleanup();
-    dir.remove();
   });
 
   it('creates bridge, host and none at start; the bridge avoids subnets the host already routes', async () => {
@@ -245,7 +209,7 @@ describe('network service (real Postgres, Redis, executor host, kernel)', () => 
 
   it('a rebuilt projection equals the live one; removing the network removes its bridge', async () => {
     const live = await rpc.request<NetworkView[]>(NetworkPatterns.list, {});
-    await rebuild(networkService, config);
+    await rebuild(networkService, node.config);
     assert.deepEqual(await rpc.request<NetworkView[]>(NetworkPatterns.list, {}), live);
     const n = await rpc.request<NetworkView>(NetworkPatterns.inspect, { network: 'tnet' });
     await rpc.request(NetworkPatterns.remove, { network: 'tnet' });

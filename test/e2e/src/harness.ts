@@ -7,29 +7,11 @@
  *   const out = await berth.docker(['version']);
  *   await berth.stop();
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { BerthConfigInput } from '@berth/config';
-import { createTempDir, createTestDatabase, createTestNamespace, randomSuffix } from '@berth/testing';
-import { defaultBridgeName, networkNftTable } from '@berth/contracts';
-
-/** The namespace's bridges and nft table outlive `berth down` (like dockerd's); a test run removes them. */
-async function removeNamespaceNetworking(namespace: string): Promise<void> {
-  const sh = (args: string[]) => {
-    try {
-      return execFileSync(args[0]!, args.slice(1), { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe'] });
-    } catch {
-      return '';
-    }
-  };
-  sh(['nft', 'delete', 'table', 'inet', networkNftTable(namespace)]);
-  const bridge = defaultBridgeName(namespace);
-  for (const line of sh(['ip', '-o', 'link', 'show']).split('\n')) {
-    const name = /^\d+: ([^:@]+)/.exec(line)?.[1];
-    if (name && (name === bridge || name.startsWith(`${bridge.slice(0, 6)}-`))) sh(['ip', 'link', 'del', name]);
-  }
-}
+import { createTempDir, createTestDatabase, createTestNamespace, randomSuffix, removeNamespaceNetworking } from '@berth/testing';
 
 const readJson = <T>(path: string): T | null => {
   try {
@@ -229,7 +211,7 @@ export async function startBerth(opts: StartOptions = {}): Promise<RunningBerth>
     for (const [what, fn] of [
       ['drop database', () => db.drop()],
       ['clean namespace', () => ns.cleanup()],
-      ['remove network state', () => removeNamespaceNetworking(ns.namespace)],
+      ['remove network state', async () => removeNamespaceNetworking(ns.namespace)],
     ] as const) {
       try {
         await fn();
