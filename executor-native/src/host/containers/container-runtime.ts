@@ -233,30 +233,42 @@ export class ContainerRuntime {
     const p = this.paths(id);
     const run = await readJsonAsync<RunInfo>(join(p.stateDir, 'run.json'));
     if (!run) throw conflict(`Container ${id} is not created: run container.create first`);
-    const client = new ShimClient(p.stateDir);
     let started: { pid: number; startedAt: string };
     try {
-      started = await client.start();
+      started = await this.startThroughShim(p.stateDir, run, () => this.watch(id));
     } catch (e) {
-      // execve failed: the container exits 126/127 and the exit is reported like any other
-      if (e instanceof ShimError && e.code === 'start_failed') {
-        run.startedAt = new Date().toISOString();
-        await writeFile(join(p.stateDir, 'run.json'), JSON.stringify(run));
-        this.watch(id);
-      }
       // A redelivered job (the executor died after starting it) answers like the first time.
       if (e instanceof ShimError && (e.code === 'already_started' || e.code === 'exited') && run.startedAt) {
         return { pid: run.pid, startedAt: run.startedAt };
       }
       throw domainError(e, id);
     }
-    run.startedAt = started.startedAt;
-    await writeFile(join(p.stateDir, 'run.json'), JSON.stringify(run));
     await this.publish(ContainerObservation.Started, id, `${id}:started:${started.startedAt}`, started).catch((e) =>
       this.logger.warn(`publish started ${id}: ${(e as Error).message}`),
     );
     this.watch(id);
     return started;
+  }
+
+  /**
+   * Sends a created container's or exec's shim its "start" and records startedAt in run.json. An execve
+   * failure is an exit like any other (126/127): it is recorded too, and `watch` reports it.
+   */
+  private async startThroughShim(stateDir: string, run: RunInfo, watch: () => void): Promise<{ pid: number; startedAt: string }> {
+    const record = () => writeFile(join(stateDir, 'run.json'), JSON.stringify(run));
+    try {
+      const started = await new ShimClient(stateDir).start();
+      run.startedAt = started.startedAt;
+      await record();
+      return started;
+    } catch (e) {
+      if (e instanceof ShimError && e.code === 'start_failed') {
+        run.startedAt = new Date().toISOString();
+        await record();
+        watch();
+      }
+      throw e;
+    }
   }
 
   /** Ends what is left of a previous run before a new create: its shim, exec shims and cgroup. */
@@ -691,20 +703,12 @@ export class ContainerRuntime {
     const x = this.paths(containerId).exec(execId);
     const run = await readJsonAsync<RunInfo>(join(x.stateDir, 'run.json'));
     if (!run) throw notFound(`No such exec instance: ${execId}`);
-    const client = new ShimClient(x.stateDir);
     let started: { pid: number; startedAt: string };
     try {
-      started = await client.start();
+      started = await this.startThroughShim(x.stateDir, run, () => void this.watchExec(containerId, x.stateDir));
     } catch (e) {
-      if (e instanceof ShimError && e.code === 'start_failed') {
-        run.startedAt = new Date().toISOString();
-        await writeFile(join(x.stateDir, 'run.json'), JSON.stringify(run));
-        void this.watchExec(containerId, x.stateDir);
-      }
       throw domainError(e, containerId);
     }
-    run.startedAt = started.startedAt;
-    await writeFile(join(x.stateDir, 'run.json'), JSON.stringify(run));
     await this.publish(ContainerObservation.ExecStarted, containerId, `${containerId}:exec:${execId}:started`, {
       execId, pid: started.pid, startedAt: started.startedAt,
     }).catch((e) => this.logger.warn(`publish exec started: ${(e as Error).message}`));
