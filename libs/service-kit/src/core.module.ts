@@ -1,6 +1,6 @@
 import type { BerthConfig } from '@berth/config';
 import { EventStore } from '@berth/event-store';
-import { ExecutorQueueClient } from '@berth/messaging';
+import { ExecutorQueueClient, RpcClient } from '@berth/messaging';
 import { Controller, type DynamicModule, Global, Module } from '@nestjs/common';
 import { MessagePattern } from '@nestjs/microservices';
 import { DataSource } from 'typeorm';
@@ -14,6 +14,8 @@ export interface CoreParts {
   readonly dataSource: DataSource;
   readonly store: EventStore;
   readonly executor: ExecutorQueueClient;
+  /** Request/reply to other domain services (the one client of this process; adapters inject it). */
+  readonly rpc: RpcClient;
 }
 
 /** `<service>.ping`: liveness over the same transport the gateway uses. */
@@ -45,8 +47,9 @@ export class CoreModule {
         { provide: DataSource, useValue: parts.dataSource },
         { provide: EventStore, useValue: parts.store },
         { provide: ExecutorQueueClient, useValue: parts.executor },
+        { provide: RpcClient, useValue: parts.rpc },
       ],
-      exports: [BERTH_CONFIG, DataSource, EventStore, ExecutorQueueClient],
+      exports: [BERTH_CONFIG, DataSource, EventStore, ExecutorQueueClient, RpcClient],
     };
   }
 }

@@ -1,6 +1,6 @@
 import { type BerthConfig, loadConfig } from '@berth/config';
 import { createDataSource, EventStore, OutboxRelay, rebuildProjections, runMigrations } from '@berth/event-store';
-import { DomainErrorRpcFilter, ExecutorQueueClient, RedisRpcServer } from '@berth/messaging';
+import { DomainErrorRpcFilter, ExecutorQueueClient, RedisRpcClient, RedisRpcServer } from '@berth/messaging';
 import { type INestMicroservice, type LogLevel, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import Redis from 'ioredis';
@@ -51,7 +51,15 @@ export async function runDomainService(
     nodeId: config.nodeId,
   });
 
-  @Module({ imports: [CoreModule.forRoot({ service: def.service, config, dataSource, store, executor }), def.module] })
+  const rpc = new RedisRpcClient({
+    redisUrl: config.redisUrl,
+    namespace: config.namespace,
+    clientId: `${def.service}-${config.nodeId}-${process.pid}`,
+    defaultTimeoutMs: config['rpc-timeout-ms'],
+  });
+  await rpc.connect();
+
+  @Module({ imports: [CoreModule.forRoot({ service: def.service, config, dataSource, store, executor, rpc }), def.module] })
   class RootModule {}
 
   const app = await NestFactory.createMicroservice(RootModule, {
@@ -68,6 +76,7 @@ export async function runDomainService(
       await app.close();
       await relay.stop();
       await executor.close();
+      await rpc.close();
       redis.disconnect();
       await dataSource.destroy();
     })());

@@ -8,10 +8,8 @@ import {
   NetworkPatterns,
   type NetworkView,
 } from '@berth/contracts';
-import type { BerthConfig } from '@berth/config';
-import { RedisRpcClient } from '@berth/messaging';
-import { BERTH_CONFIG } from '@berth/service-kit';
-import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { RpcClient } from '@berth/messaging';
+import { Injectable } from '@nestjs/common';
 
 /** attach-container runs executor jobs (publish, one attach per endpoint), 30 s each at most. */
 const ATTACH_MS = 120_000;
@@ -22,26 +20,11 @@ const QUICK_MS = 60_000;
  * leases and published ports are the network service's; the container flow only says when.
  */
 @Injectable()
-export class NetworkAdapter implements OnApplicationShutdown {
-  private readonly logger = new Logger('network');
-  private readonly rpc: RedisRpcClient;
-
-  constructor(@Inject(BERTH_CONFIG) config: BerthConfig) {
-    this.rpc = new RedisRpcClient({
-      redisUrl: config.redisUrl,
-      namespace: config.namespace,
-      clientId: `containers-${config.nodeId}-${process.pid}`,
-      defaultTimeoutMs: QUICK_MS,
-    });
-    this.rpc.connect().catch((e: Error) => this.logger.warn(`redis: ${e.message}`));
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    await this.rpc.close();
-  }
+export class NetworkAdapter {
+  constructor(private readonly rpc: RpcClient) {}
 
   inspect(network: string): Promise<NetworkView> {
-    return this.rpc.request<NetworkView>(NetworkPatterns.inspect, { network });
+    return this.rpc.request<NetworkView>(NetworkPatterns.inspect, { network }, { timeoutMs: QUICK_MS });
   }
 
   /** Allocates (idempotently) the container's endpoint on `req.network`; publish:false leaves ports for start. */
@@ -50,7 +33,7 @@ export class NetworkAdapter implements OnApplicationShutdown {
   }
 
   async endpoints(containerId: string): Promise<NetworkEndpoint[]> {
-    return (await this.rpc.request<ContainerEndpointsReply>(NetworkPatterns.containerEndpoints, { containerId })).endpoints;
+    return (await this.rpc.request<ContainerEndpointsReply>(NetworkPatterns.containerEndpoints, { containerId }, { timeoutMs: QUICK_MS })).endpoints;
   }
 
   /** Between container.create (pid known) and container.start. */
