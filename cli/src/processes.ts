@@ -70,7 +70,9 @@ export function startProcess(config: BerthConfig, spec: ProcessSpec, env: NodeJS
   const log = logFile(config, spec.name);
   const fd = openSync(log, 'a');
   writeSync(fd, `\n--- berth up: starting ${spec.name} (${spec.main}) at ${new Date().toISOString()} ---\n`);
-  const child = spawn(process.execPath, [main], {
+  // BERTH_NODE_ARGS: extra node flags for every process (profiling: "--cpu-prof --cpu-prof-dir=/tmp/prof").
+  const nodeArgs = (process.env.BERTH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, main], {
     cwd: repoRoot,
     env,
     ...(spec.privileged ? {} : unprivileged()),

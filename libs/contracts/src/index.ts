@@ -8,3 +8,4 @@ export * from './executor';
 export * from './images';
 export * from './containers';
 export * from './generations';
+export * from './trace';

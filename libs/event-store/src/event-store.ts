@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type DomainEvent, DomainError, ErrorCode, type EventEnvelope, invalid } from '@berth/contracts';
+import { type DomainEvent, DomainError, ErrorCode, type EventEnvelope, invalid, traceEnd, traceStart } from '@berth/contracts';
 import type { DataSource, EntityManager } from 'typeorm';
 import {
   type AppendOptions,
@@ -89,6 +89,20 @@ export class EventStore implements EventStoreApi {
     options: AppendOptions = {},
   ): Promise<AppendResult> {
     validateAppend(streamId, expectedVersion, events);
+    const t0 = traceStart();
+    try {
+      return await this.appendOnce(streamId, expectedVersion, events, options);
+    } finally {
+      traceEnd(`append ${events.map((e) => e.type).join(',')}`, t0);
+    }
+  }
+
+  private appendOnce(
+    streamId: string,
+    expectedVersion: ExpectedVersion,
+    events: readonly DomainEvent[],
+    options: AppendOptions,
+  ): Promise<AppendResult> {
     const run = (manager: EntityManager) => this.appendIn(manager, streamId, expectedVersion, events, options);
     const given = options.manager;
     if (given?.queryRunner?.isTransactionActive) return run(given);

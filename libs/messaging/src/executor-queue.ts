@@ -7,6 +7,8 @@ import {
   ExecutorJobPayloads,
   ExecutorJobResults,
   executorQueueName,
+  traceEnd,
+  traceStart,
 } from '@berth/contracts';
 import { closeRedis, openRedis, redisOptionsFromUrl, settlesWithin, unblockByName } from './redis-connection';
 import { RedisRpcClient } from './rpc-client';
@@ -367,8 +369,10 @@ class DirectExecutorServer {
       const err = new DomainError(ErrorCode.NotImplemented, `executor ${this.options.nodeId} has no handler for ${name}`);
       reply = { id: message.id, err: toSerializedError(err), isDisposed: true };
     } else {
+      const t0 = traceStart();
       try {
         reply = { id: message.id, response: await handler(message.data, directJob(message.id, name, message.data)), isDisposed: true };
+        traceEnd(`executor ${name}`, t0);
       } catch (err) {
         if (!(err instanceof DomainError)) this.logger.error(`${name} (direct ${message.id}) failed: ${(err as Error)?.stack ?? String(err)}`);
         reply = { id: message.id, err: toSerializedError(DomainError.from(err)), isDisposed: true };

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { Logger } from '@nestjs/common';
 import { ClientProxy, ReadPacket, WritePacket } from '@nestjs/microservices';
 import Redis from 'ioredis';
-import { DomainError, ErrorCode } from '@berth/contracts';
+import { DomainError, ErrorCode, traceEnd, traceStart } from '@berth/contracts';
 import { closeRedis, openRedis } from './redis-connection';
 import {
   RpcReplyMessage,
@@ -172,9 +172,11 @@ export class RedisRpcClient extends ClientProxy<RedisEvents, RpcConnectionStatus
     const service = serviceOfPattern(pattern);
     const id = randomUUID();
     let done = false;
+    const t0 = traceStart();
     const finish = (err: DomainError | undefined, response?: unknown) => {
       if (done) return;
       done = true;
+      traceEnd(`rpc ${pattern}`, t0);
       clearTimeout(timer);
       this.pending.delete(id);
       settle(err, response);

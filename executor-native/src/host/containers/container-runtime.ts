@@ -38,6 +38,7 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { cgroup, InitError } from '../../native';
+import { traceEnd, traceStart } from '@berth/contracts';
 import { ShimClient, ShimError, spawnShim, type ShimExit } from '../../shim-client';
 import { capabilitySet, configJson, hostsFile, ociResources, resolvConf, securityOptions, signalNumber } from './bundle';
 import { listCgroupPids } from './cgroups';
@@ -187,10 +188,11 @@ export class ContainerRuntime {
   create({ id, spec }: ContainerCreatePayload) {
     return this.lock(id, async () => {
       const p = this.paths(id);
+      let t0 = traceStart();
       const lowerdirs = await readJsonAsync<string[]>(join(p.dir, 'layers.json'));
       if (!lowerdirs) throw notFound(`No such container: ${id} (not prepared on this node)`);
       await this.retireRun(id, p);
-
+      traceEnd('create.read+retire', t0); t0 = traceStart();
       const caps = capabilitySet(spec);
       const sec = securityOptions(spec);
       const seccompPath =
@@ -205,6 +207,7 @@ export class ContainerRuntime {
       ]);
       // A stale group from a crashed run would carry its old limits and processes.
       if (cgroupExists(p.cgroup)) await cgroup.remove(p.cgroup).catch(() => undefined);
+      traceEnd('create.files', t0); t0 = traceStart();
       try {
         const ready = await spawnShim({
           id,
@@ -218,8 +221,10 @@ export class ContainerRuntime {
           stdinOnce: spec.process.stdinOnce,
           cgroup: p.cgroup,
         });
+        traceEnd('create.spawn', t0); t0 = traceStart();
         const run: RunInfo = { kind: 'container', containerId: id, pid: ready.pid, shimPid: ready.shimPid };
         await writeFile(join(p.stateDir, 'run.json'), JSON.stringify(run));
+        traceEnd('create.runjson', t0);
         return ready;
       } catch (e) {
         await cgroup.remove(p.cgroup).catch(() => undefined);
