@@ -9,7 +9,7 @@ import { responseSink } from '../http/response-sink';
 import { sendDockerError } from '../http/send-error';
 import { statusForCode } from '../http/error-status';
 import { DomainError } from '@berth/contracts';
-import { LogFollower, readLog, timeNano } from './container-logs';
+import { LogReader, type LogFollower, timeNano } from './container-logs';
 import { ContainersService } from './containers.service';
 import { HijackService } from './hijack.service';
 
@@ -194,17 +194,52 @@ export class ContainersController {
     const write = async (chunks: Buffer[]) => {
       for (const c of chunks) {
         if (sink.closed) return;
-        if (!res.write(c)) await new Promise<void>((r) => { res.once('drain', r); res.once('close', r); });
+        if (!res.write(c)) {
+          await new Promise<void>((r) => {
+            const done = () => {
+              res.off('drain', done);
+              res.off('close', done);
+              r();
+            };
+            res.on('drain', done);
+            res.on('close', done);
+          });
+        }
       }
     };
-    const initial = readLog(view.logPath, query);
-    await write(initial.chunks);
-    const up = view.state.status === 'running' || view.state.status === 'paused' || view.state.status === 'restarting';
-    if (!follow || !up || sink.closed) {
-      res.end();
+    // The log as it is now, block by block (each block's frames written before the next is read).
+    const reader = new LogReader(view.logPath, query);
+    let follower: LogFollower | undefined;
+    try {
+      for (let c = reader.next(); c.length && !sink.closed; c = reader.next()) await write(c);
+      const up = view.state.status === 'running' || view.state.status === 'paused' || view.state.status === 'restarting';
+      if (follow && up && !sink.closed && !reader.stopped) follower = reader.follow();
+    } finally {
+      reader.close();
+    }
+    if (!follower) {
+      if (!sink.closed) res.end();
       return;
     }
-    const follower = new LogFollower(view.logPath, initial.offset, initial.ino, query);
+    try {
+      const exit = () => this.containers.wait(view.id, 'not-running', () => sink.closed);
+      await this.followLog(view.logPath, follower, query.untilNano, exit, sink, write, res);
+    } finally {
+      follower.close();
+    }
+    if (!sink.closed) res.end();
+  }
+
+  /** `logs -f`: new lines as they are written, until the container stops, `until` passes or the client goes. */
+  private async followLog(
+    logPath: string,
+    follower: LogFollower,
+    untilNano: bigint | null,
+    exit: () => Promise<unknown>,
+    sink: { readonly closed: boolean },
+    write: (chunks: Buffer[]) => Promise<void>,
+    res: ServerResponse,
+  ): Promise<void> {
     // Woken by inotify on the log's directory (writes, rotation) and by the exit; a slower poll stays as
     // the fallback (no inotify, missed events), at 50 ms when fs.watch is unavailable.
     let dirty = false;
@@ -215,10 +250,10 @@ export class ContainersController {
       wake = undefined;
       w?.();
     };
-    const logName = basename(view.logPath);
+    const logName = basename(logPath);
     let watcher: FSWatcher | undefined;
     try {
-      watcher = watch(dirname(view.logPath), { persistent: false }, (_event, name) => {
+      watcher = watch(dirname(logPath), { persistent: false }, (_event, name) => {
         if (!name || String(name).startsWith(logName)) poke();
       });
       watcher.on('error', () => undefined);
@@ -227,8 +262,7 @@ export class ContainersController {
     }
     const pollMs = watcher ? 250 : 50;
     let exited = false;
-    this.containers
-      .wait(view.id, 'not-running', () => sink.closed)
+    exit()
       .then(
         () => (exited = true),
         () => (exited = true),
@@ -240,23 +274,24 @@ export class ContainersController {
         const wasExited = exited;
         dirty = false;
         await write(follower.read());
+        if (follower.stopped) break;
+        if (follower.more) continue;
         // The shim writes the log before the exit is recorded: one more read after the exit drains it.
         if (wasExited) break;
         if (!dirty && !exited) {
           let timer: NodeJS.Timeout | undefined;
           await new Promise<void>((r) => {
             wake = r;
-            timer = setTimeout(r, query.untilNano !== null ? Math.min(pollMs, 50) : pollMs);
+            timer = setTimeout(r, untilNano !== null ? Math.min(pollMs, 50) : pollMs);
           });
           clearTimeout(timer);
           wake = undefined;
         }
-        if (query.untilNano !== null && BigInt(Date.now()) * 1_000_000n > query.untilNano) break;
+        if (untilNano !== null && BigInt(Date.now()) * 1_000_000n > untilNano) break;
       }
     } finally {
       watcher?.close();
     }
-    if (!sink.closed) res.end();
   }
 
   @Get(':id/stats')
