@@ -120,17 +120,32 @@ static int mode_run(const char *bundle)
 		die_sync();
 	umask(0);
 	stage_name("berth-init:ns");
-	if (container_parent_setup(&c) < 0)
+	/* The cgroup join (cgroup v1: an RCU grace period, 7-10 ms) runs here in P while C mounts. */
+	if (container_parent_setup_deferred(&c) < 0)
 		die_sync();
+	int joined[2] = {-1, -1};
+	if (c.cgroups_path && pipe2(joined, O_CLOEXEC) < 0) {
+		fail("cgroup", "pipe2", "joined pipe", errno);
+		die_sync();
+	}
 	pid_t pid = fork();
 	if (pid < 0) {
 		fail("fork", "fork", "container init", errno);
 		die_sync();
 	}
 	if (pid > 0) {
+		if (joined[0] >= 0)
+			close(joined[0]);
 		sync_send_pid(sync_fd, pid);
+		if (container_join_child(&c, pid, joined[1]) < 0) {
+			kill(pid, SIGKILL);
+			die_sync();
+		}
 		_exit(0);
 	}
+	if (joined[1] >= 0)
+		close(joined[1]);
+	container_joined_fd = joined[0];
 	/* PID 1 of the new pid namespace */
 	stage_name("berth-init:mnt");
 	setup_terminal(&c.process);

@@ -13,6 +13,7 @@
 #include "sys_ops.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -33,6 +34,57 @@ int container_parent_setup(const struct container_config *c)
 			return -1;
 	}
 	return namespaces_enter(c);
+}
+
+int container_joined_fd = -1;
+
+static int own_cgroupns(const struct container_config *c)
+{
+	for (int i = 0; i < c->nnamespaces; i++)
+		if (c->namespaces[i].flag == CLONE_NEWCGROUP && !c->namespaces[i].path)
+			return 1;
+	return 0;
+}
+
+int container_parent_setup_deferred(const struct container_config *c)
+{
+	if (c->seccomp && seccomp_prepare(c->seccomp) < 0)
+		return -1;
+	if (!c->cgroups_path)
+		return namespaces_enter(c);
+	struct cg_warnings w = {0};
+	struct resources r = c->resources;
+	if (cgroup_create(c->cgroups_path, &r, &w) < 0)
+		return -1;
+	return namespaces_enter_except(c, CLONE_NEWCGROUP);
+}
+
+int container_join_child(const struct container_config *c, pid_t child, int joined_fd)
+{
+	if (c->cgroups_path && cgroup_attach(c->cgroups_path, child) < 0)
+		return -1;
+	if (joined_fd >= 0 && write(joined_fd, "j", 1) != 1)
+		return fail("cgroup", "write", "joined pipe", errno);
+	return 0;
+}
+
+int container_wait_joined(const struct container_config *c)
+{
+	if (container_joined_fd < 0)
+		return 0;
+	char b;
+	ssize_t n;
+	do
+		n = read(container_joined_fd, &b, 1);
+	while (n < 0 && errno == EINTR);
+	close(container_joined_fd);
+	container_joined_fd = -1;
+	if (n != 1)
+		return fail("cgroup", "read", "joined pipe", n < 0 ? errno : EPIPE);
+	/* the cgroup namespace's root is our group at this moment: now it is the container's */
+	if (c->cgroups_path && own_cgroupns(c) && sys->unshare(CLONE_NEWCGROUP) < 0)
+		return fail("namespaces", "unshare", "cgroup", errno);
+	return 0;
 }
 
 static int mkdir_all(const char *path)
@@ -75,6 +127,9 @@ static int security_setup(const struct container_config *c, struct resolved_user
 int container_child_setup(const struct container_config *c, struct resolved_user *u)
 {
 	if (rootfs_prepare(c) < 0 || mounts_setup(c) < 0 || devices_setup(c) < 0)
+		return -1;
+	/* the join ran in P while we mounted; the cgroup view goes last (mounts_setup left it out) */
+	if (container_wait_joined(c) < 0 || cgroup_view_setup(c, 1) < 0)
 		return -1;
 	if (pivot_to(c->root_path) < 0)
 		return -1;

@@ -6,6 +6,16 @@
 
 /* P (host pid namespace): cgroup create + join self, then namespaces. */
 int container_parent_setup(const struct container_config *c);
+/* P, when the join is left to container_join_child: cgroup create, then the namespaces except the
+ * cgroup namespace (the child unshares that once it is in its group). */
+int container_parent_setup_deferred(const struct container_config *c);
+/* P after fork: moves C into its cgroups (the slow step: cgroup v1 waits for an RCU grace period),
+ * then tells C through `joined_fd`. C sets container_joined_fd to the other end. */
+int container_join_child(const struct container_config *c, pid_t child, int joined_fd);
+extern int container_joined_fd;
+/* C: waits until P has moved it into its cgroups (once; no-op when nothing is deferred), then
+ * unshares its own cgroup namespace when the config asks for one. */
+int container_wait_joined(const struct container_config *c);
 /* C (PID 1): mounts, pivot_root, ..., cwd. Stops before waiting for go. */
 int container_child_setup(const struct container_config *c, struct resolved_user *u);
 /* exec: the child side after setns + fork */

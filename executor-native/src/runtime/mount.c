@@ -1,6 +1,8 @@
 #define _GNU_SOURCE
 #include "mount.h"
 
+#include "container.h"
+
 #include "error.h"
 #include "sys_ops.h"
 
@@ -304,6 +306,27 @@ static int cgroup_mounts_setup(const struct container_config *c)
 }
 #pragma GCC diagnostic pop
 
+/* A user mount under /sys/fs/cgroup must land on the cgroup view: then it goes in its place among
+ * the default mounts; otherwise last, before pivot_root, once the join has happened. */
+static int cgroup_view_early(const struct container_config *c)
+{
+	for (int i = 0; i < c->nmounts; i++)
+		if (strncmp(c->mounts[i].destination, "/sys/fs/cgroup", 14) == 0)
+			return 1;
+	return 0;
+}
+
+int cgroup_view_setup(const struct container_config *c, int late)
+{
+	if (!c->default_mounts || late == cgroup_view_early(c))
+		return 0;
+	if (!own_cgroup_ns(c) || has_user_mount(c, "/sys") || has_user_mount(c, "/sys/fs/cgroup"))
+		return 0;
+	if (container_wait_joined(c) < 0)
+		return -1;
+	return cgroup_mounts_setup(c);
+}
+
 int mounts_setup(const struct container_config *c)
 {
 	char target[PATH_MAX];
@@ -321,8 +344,7 @@ int mounts_setup(const struct container_config *c)
 			if (do_mount("mount", m->src, target, m->type, flags, 0, m->data) < 0)
 				return -1;
 		}
-		if (own_cgroup_ns(c) && !has_user_mount(c, "/sys") && !has_user_mount(c, "/sys/fs/cgroup") &&
-		    cgroup_mounts_setup(c) < 0)
+		if (cgroup_view_setup(c, 0) < 0)
 			return -1;
 	}
 	for (int i = 0; i < c->nmounts; i++) {

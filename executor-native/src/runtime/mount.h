@@ -14,6 +14,8 @@ void mount_options(const char *const *opts, int n, unsigned long *flags, unsigne
 
 /* Before pivot_root, in the container's mount namespace */
 int rootfs_prepare(const struct container_config *c);   /* rslave /, overlay (or bind) on root.path */
+/* /sys/fs/cgroup (own cgroup namespace): late=0 from mounts_setup, late=1 before pivot_root; one of them does it */
+int cgroup_view_setup(const struct container_config *c, int late);
 int mounts_setup(const struct container_config *c);     /* defaults + config mounts under root.path */
 int devices_setup(const struct container_config *c);    /* nodes and symlinks in <root>/dev */
 int pivot_to(const char *root);                         /* fd-based pivot_root(".", ".") */

@@ -51,6 +51,11 @@ int namespaces_flags(const struct container_config *c)
 
 int namespaces_enter(const struct container_config *c)
 {
+	return namespaces_enter_except(c, 0);
+}
+
+int namespaces_enter_except(const struct container_config *c, int except)
+{
 	for (size_t t = 0; t < NNS; t++) {
 		for (int i = 0; i < c->nnamespaces; i++) {
 			const struct ns_entry *n = &c->namespaces[i];
@@ -67,7 +72,7 @@ int namespaces_enter(const struct container_config *c)
 			sys->close(fd);
 		}
 	}
-	int flags = namespaces_flags(c);
+	int flags = namespaces_flags(c) & ~except;
 	if (flags && sys->unshare(flags) < 0) {
 		char obj[64];
 		snprintf(obj, sizeof obj, "flags 0x%x", flags);

@@ -9,6 +9,8 @@
 
 /* namespaces.c */
 int namespaces_enter(const struct container_config *c);      /* setns(path) then one unshare */
+/* the same, leaving the flags in `except` out of the unshare */
+int namespaces_enter_except(const struct container_config *c, int except);
 int namespaces_join(pid_t pid);                              /* exec: setns into every ns of pid */
 int namespaces_flags(const struct container_config *c);      /* CLONE_NEW* that will be unshared */
 
