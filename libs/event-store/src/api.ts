@@ -42,6 +42,12 @@ export interface Projection {
   /** Event types it cares about; others are not passed to apply. */
   readonly handles: readonly string[];
   apply(manager: EntityManager, event: EventEnvelope): Promise<void>;
+  /**
+   * Optional: all the envelopes of one append at once (in version order), with the caller's `hint`
+   * for this projection (AppendOptions.projectionHints[name]), e.g. the state the appender already holds
+   * in memory, so the projection need not read it back. Without it, apply() runs per envelope.
+   */
+  applyAppend?(manager: EntityManager, events: readonly EventEnvelope[], hint: unknown): Promise<void>;
 }
 
 export interface AppendOptions {
@@ -56,6 +62,8 @@ export interface AppendOptions {
    * Ignored when joining the caller's transaction. Default true.
    */
   readonly durable?: boolean;
+  /** Per projection name: what its applyAppend may use (see Projection.applyAppend). */
+  readonly projectionHints?: Readonly<Record<string, unknown>>;
 }
 
 export interface ReadStreamOptions {

@@ -17,6 +17,9 @@ import { checkpointOf, EVENT_COLUMNS, type EventRow, toEnvelope } from './envelo
 import { schemaOf } from './migrations';
 import { assertSchemaName, isUniqueViolation, qualified, STREAM_VERSION_CONSTRAINT } from './sql';
 
+/** The stream was not at the expected version (the checked INSERT inserted nothing). */
+class StaleVersion extends Error {}
+
 /** A lost optimistic-concurrency race: reload the stream, decide again, retry (Docker's 409). */
 export class ConcurrencyError extends DomainError {
   constructor(
@@ -97,22 +100,64 @@ export class EventStore implements EventStoreApi {
     }
   }
 
-  private appendOnce(
+  private async appendOnce(
     streamId: string,
     expectedVersion: ExpectedVersion,
     events: readonly DomainEvent[],
     options: AppendOptions,
   ): Promise<AppendResult> {
-    const run = (manager: EntityManager) => this.appendIn(manager, streamId, expectedVersion, events, options);
     const given = options.manager;
-    if (given?.queryRunner?.isTransactionActive) return run(given);
-    if (options.durable === false) {
-      return (given ?? this.dataSource.manager).transaction(async (manager) => {
-        await manager.query(`SET LOCAL synchronous_commit TO off`);
-        return run(manager);
-      });
+    if (given?.queryRunner?.isTransactionActive) return this.appendIn(given, streamId, expectedVersion, events, options);
+    if (events.length === 0) {
+      const current = await this.currentVersion(given ?? this.dataSource.manager, streamId);
+      if (expectedVersion !== 'any' && expectedVersion !== current) throw new ConcurrencyError(streamId, expectedVersion, current);
+      return { nextExpectedVersion: current, envelopes: [] };
     }
-    return (given ?? this.dataSource.manager).transaction(run);
+    // Our own transaction: BEGIN, one INSERT that checks the version itself, the inline projections,
+    // COMMIT (four round trips; the savepoint dance is only needed inside a caller's transaction).
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await (given ?? this.dataSource.manager).transaction((manager) => this.appendChecked(manager, streamId, expectedVersion, events, options));
+      } catch (error) {
+        if (!isUniqueViolation(error, STREAM_VERSION_CONSTRAINT) && !(error instanceof StaleVersion)) throw error;
+        if (expectedVersion === 'any' && attempt < ANY_VERSION_ATTEMPTS) continue;
+        const actual = await this.currentVersion(given ?? this.dataSource.manager, streamId);
+        throw new ConcurrencyError(streamId, expectedVersion === 'any' ? actual - 1 : expectedVersion, actual);
+      }
+    }
+  }
+
+  /** INSERT … SELECT over the stream's current version, inserting nothing when it is not the expected one. */
+  private async appendChecked(
+    manager: EntityManager,
+    streamId: string,
+    expectedVersion: ExpectedVersion,
+    events: readonly DomainEvent[],
+    options: AppendOptions,
+  ): Promise<AppendResult> {
+    const actor = options.actor ? JSON.stringify(options.actor) : null;
+    const params: unknown[] = [streamId, expectedVersion === 'any' ? null : expectedVersion, actor];
+    const tuples = events.map((event, i) => {
+      const base = params.length;
+      params.push(randomUUID(), event.type, event.schemaVersion, JSON.stringify(event.data ?? null));
+      return `($${base + 1}::uuid, ${i + 1}, $${base + 2}::text, $${base + 3}::int, $${base + 4}::jsonb)`;
+    });
+    // set_config(..., true) is SET LOCAL: this transaction's commit does not wait for the WAL flush.
+    const relaxed = options.durable === false ? `, (SELECT set_config('synchronous_commit', 'off', true)) AS cfg` : '';
+    const rows: EventRow[] = await manager.query(
+      `WITH cur AS (SELECT coalesce(max(version), 0)::int AS v FROM ${this.table('events')} WHERE stream_id = $1)
+       INSERT INTO ${this.table('events')} (event_id, stream_id, version, type, schema_version, data, actor)
+       SELECT x.event_id, $1, cur.v + x.ord, x.type, x.schema_version, x.data, $3::jsonb
+       FROM cur${relaxed}, (VALUES ${tuples.join(', ')}) AS x(event_id, ord, type, schema_version, data)
+       WHERE $2::int IS NULL OR cur.v = $2::int
+       ORDER BY x.ord
+       RETURNING ${EVENT_COLUMNS}`,
+      params,
+    );
+    if (rows.length === 0) throw new StaleVersion();
+    const envelopes = rows.sort((a, b) => a.version - b.version).map((r) => toEnvelope(this.service, r));
+    await this.project(manager, envelopes, options.projectionHints);
+    return { nextExpectedVersion: envelopes[envelopes.length - 1]!.version, envelopes };
   }
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<EventEnvelope[]> {
@@ -236,7 +281,7 @@ export class EventStore implements EventStoreApi {
       await manager.query(`RELEASE SAVEPOINT ${APPEND_SAVEPOINT}`);
 
       const envelopes = rows.sort((a, b) => a.version - b.version).map((r) => toEnvelope(this.service, r));
-      await this.project(manager, envelopes);
+      await this.project(manager, envelopes, options.projectionHints);
       return { nextExpectedVersion: current + events.length, envelopes };
     }
   }
@@ -280,10 +325,14 @@ export class EventStore implements EventStoreApi {
     );
   }
 
-  private async project(manager: EntityManager, envelopes: readonly EventEnvelope[]): Promise<void> {
-    for (const envelope of envelopes) {
-      for (const projection of this.inline) {
-        if (projection.handles.includes(envelope.type)) await projection.apply(manager, envelope);
+  private async project(manager: EntityManager, envelopes: readonly EventEnvelope[], hints?: Readonly<Record<string, unknown>>): Promise<void> {
+    for (const projection of this.inline) {
+      const handled = envelopes.filter((e) => projection.handles.includes(e.type));
+      if (!handled.length) continue;
+      if (projection.applyAppend && hints && Object.prototype.hasOwnProperty.call(hints, projection.name)) {
+        await projection.applyAppend(manager, handled, hints[projection.name]);
+      } else {
+        for (const envelope of handled) await projection.apply(manager, envelope);
       }
     }
   }

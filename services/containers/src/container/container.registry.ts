@@ -1,10 +1,10 @@
 import { type Actor, conflict, type ContainerEvent, containerStreamId, notFound } from '@berth/contracts';
 import { ConcurrencyError, EventStore } from '@berth/event-store';
+import { GenerationFeed } from '@berth/messaging';
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import { randomBytes } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { type ContainerCommand, type ContainerState, decide, evolve } from './container.decider';
-import { CONTAINER_VIEW_TABLE } from './projections/container-view.projection';
+import { CONTAINER_VIEW_TABLE, containerViewProjection } from './projections/container-view.projection';
 
 interface Entry {
   state: ContainerState;
@@ -36,13 +36,12 @@ export class ContainerRegistry implements OnModuleInit {
   private readonly listeners = new Set<Listener>();
   /** names being created right now (before their row exists) */
   private readonly reserved = new Map<string, string>();
-  /** moves on every change of any container (GenerationPatterns: the gateway's list cache) */
-  private changes = 0;
-  private readonly instance = randomBytes(4).toString('hex');
 
   constructor(
     private readonly store: EventStore,
     private readonly dataSource: DataSource,
+    /** bumped on every change of any container (the gateway's list cache follows it) */
+    private readonly generations: GenerationFeed,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -50,13 +49,13 @@ export class ContainerRegistry implements OnModuleInit {
       `SELECT id, state, version FROM ${CONTAINER_VIEW_TABLE}`,
     );
     for (const r of rows) if (r.state && r.state.id) this.byId.set(r.id, { state: r.state, version: r.version });
-    this.changes++;
+    this.generations.bump();
     this.logger.log(`${rows.length} containers loaded`);
   }
 
   /** A token that changes whenever any container's state does. */
   get generation(): string {
-    return `${this.instance}:${this.changes}`;
+    return this.generations.token;
   }
 
   all(): ContainerState[] {
@@ -170,7 +169,7 @@ export class ContainerRegistry implements OnModuleInit {
       }
       if (events.length === 0) return { state: before, events, decided };
       try {
-        await this.store.append(containerStreamId(id), entry?.version ?? 0, events, { actor, durable });
+        await this.store.append(containerStreamId(id), entry?.version ?? 0, events, { actor, durable, projectionHints: { [containerViewProjection.name]: before } });
       } catch (e) {
         if (e instanceof ConcurrencyError && attempt < 5) {
           await this.reload(id);
@@ -184,7 +183,7 @@ export class ContainerRegistry implements OnModuleInit {
       const state = events.reduce(evolve, before);
       if (state) this.byId.set(id, { state, version: (entry?.version ?? 0) + events.length });
       else this.byId.delete(id);
-      this.changes++;
+      this.generations.bump();
       for (const l of [...this.listeners]) {
         try {
           l(state, events, before);
@@ -204,7 +203,7 @@ export class ContainerRegistry implements OnModuleInit {
     );
     if (state) this.byId.set(id, { state, version: history.length });
     else this.byId.delete(id);
-    this.changes++;
+    this.generations.bump();
   }
 }
 

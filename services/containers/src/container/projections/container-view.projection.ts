@@ -22,6 +22,24 @@ export const containerViewProjection: Projection = {
   name: 'container_view',
   tables: [CONTAINER_VIEW_TABLE],
   handles: CONTAINER_EVENT_TYPES,
+  /** hint: the container's state before this append (the registry's), so nothing is read back. */
+  async applyAppend(manager: EntityManager, envelopes: readonly EventEnvelope[], hint: unknown): Promise<void> {
+    const id = envelopes[0]!.streamId.slice('container:'.length);
+    const state = envelopes.reduce(
+      (s, e) => evolve(s, { type: e.type, data: e.data, schemaVersion: e.schemaVersion } as ContainerEvent),
+      (hint ?? null) as ContainerState | null,
+    );
+    if (!state) {
+      await manager.query(`DELETE FROM ${CONTAINER_VIEW_TABLE} WHERE id = $1`, [id]);
+      return;
+    }
+    await manager.query(
+      `INSERT INTO ${CONTAINER_VIEW_TABLE} (id, name, image, status, created_at, state, version)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)
+       ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, status = EXCLUDED.status, state = EXCLUDED.state, version = EXCLUDED.version`,
+      [id, state.name, state.image, state.status, state.created, JSON.stringify(state), envelopes[envelopes.length - 1]!.version],
+    );
+  },
   async apply(manager: EntityManager, envelope: EventEnvelope): Promise<void> {
     const event = { type: envelope.type, data: envelope.data, schemaVersion: envelope.schemaVersion } as ContainerEvent;
     const id = envelope.streamId.slice('container:'.length);
