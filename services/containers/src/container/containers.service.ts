@@ -4,7 +4,6 @@ import {
   conflict,
   containerPaths,
   type ContainerRuntimeSpec,
-  type ContainerEvent,
   type ContainerView,
   type CreateContainerReply,
   type CreateContainerRequest,
@@ -35,7 +34,7 @@ import { join } from 'node:path';
 import { matchContainer } from './container-filters';
 import { generateName } from './names';
 import { anonymousVolumeTargets, endpointsConfigOf, mergeEnv, normalizeCreate, primaryNetworkOf, resourcesOf, runtimeSpecOf } from './container-spec';
-import { type ContainerCommand, type ContainerState, validateContainerName } from './container.decider';
+import { type ContainerCommand, type ContainerState, evolve, validateContainerName } from './container.decider';
 import { ContainerRegistry } from './container.registry';
 import { toContainerView } from './container-view';
 import { NetworkAdapter } from './network.adapter';
@@ -51,11 +50,18 @@ const WAIT_POLL_MS = 5 * 60_000;
  * Container use cases: check the rules, drive the executor, record the facts. Runtime facts the
  * executor reports on its own (exits, OOM kills) arrive through ObservationsConsumer -> onExited.
  */
+/** How many removed containers' last exits wait() remembers. */
+const RECENTLY_REMOVED_MAX = 1000;
+
 @Injectable()
 export class ContainersService {
   private readonly logger = new Logger('containers');
-  /** containers whose shim for the next run exists (created, waiting for start) -> its init's pid */
-  private readonly shimReady = new Map<string, number>();
+  /** containers whose shim for the next run exists or is spawning (created, waiting for start) -> its init's pid */
+  private readonly shimReady = new Map<string, Promise<number>>();
+  /** none/host: the lease create records in the background; the removal's release waits for it */
+  private readonly leasing = new Map<string, Promise<unknown>>();
+  /** exits being auto-removed (runtime first, then one commit): a second report of the same exit waits */
+  private readonly autoRemoving = new Map<string, Promise<void>>();
   /** user-driven stops in flight: their exit must not trigger the restart policy */
   private readonly stopping = new Set<string>();
   private readonly restartTimers = new Map<string, NodeJS.Timeout>();
@@ -63,6 +69,8 @@ export class ContainersService {
   private readonly starting = new Map<string, Promise<void>>();
   /** the network teardown of the last recorded exit: a second report of that exit (stop + observation) waits for it */
   private readonly networkDown = new Map<string, Promise<void>>();
+  /** full id -> the last exit of containers removed lately (oldest first, bounded) */
+  private readonly recentlyRemoved = new Map<string, WaitContainerReply>();
 
   constructor(
     private readonly registry: ContainerRegistry,
@@ -70,7 +78,15 @@ export class ContainersService {
     private readonly network: NetworkAdapter,
     private readonly volumes: VolumeAdapter,
     @Inject(BERTH_CONFIG) private readonly config: BerthConfig,
-  ) {}
+  ) {
+    // A wait that reaches the service after the removal it waits for (a quick `run --rm`) answers from here.
+    this.registry.onChange((state, events, before) => {
+      if (state || !before || !events.some((e) => e.type === 'ContainerRemoved')) return;
+      const last = events.filter((e) => e.type !== 'ContainerRemoved').reduce(evolve, before) ?? before;
+      this.recentlyRemoved.set(before.id, { statusCode: last.exitCode, error: last.error || null });
+      if (this.recentlyRemoved.size > RECENTLY_REMOVED_MAX) this.recentlyRemoved.delete(this.recentlyRemoved.keys().next().value!);
+    });
+  }
 
   private paths(id: string) {
     return containerPaths(this.config['data-root'], id);
@@ -157,15 +173,20 @@ export class ContainersService {
       this.logger.warn(`networks of ${id.slice(0, 12)}: ${e.message}`);
       return null;
     });
-    // The shim exists from create on, so a client can attach before start (docker run does).
-    // A failure here is reported by start, which tries again. On `none` and `host` (and another
-    // container's namespace) the spec needs no address, so the shim spawns while the lease is recorded.
+    // The shim is spawned from create on, so a client can attach before start (docker run does); the
+    // reply does not wait for it: attach and start do (ensureShim), and a failure here is reported by
+    // start, which tries again. On `none` and `host` (and another container's namespace) the spec
+    // needs no address: the shim spawns at once and the lease is recorded in the background (the
+    // removal waits for it); a bridge network's lease is part of create.
     const state = this.registry.get(id)!;
     const independent = primary === null || primary === 'none' || primary === 'host';
-    const shim = (independent ? Promise.resolve([]) : allocated)
-      .then((endpoints) => this.ensureShim(state, endpoints))
-      .catch((e: Error) => this.logger.warn(`create runtime for ${id.slice(0, 12)}: ${e.message}`));
-    await Promise.all([allocated, shim]);
+    const spawnLogged = (p: Promise<number>) => void p.catch((e: Error) => this.logger.warn(`create runtime for ${id.slice(0, 12)}: ${e.message}`));
+    if (independent) {
+      spawnLogged(this.ensureShim(state, []));
+      if (primary !== null) this.track(this.leasing, id, allocated);
+    } else {
+      spawnLogged(this.ensureShim(state, await allocated));
+    }
     return { id, warnings: normalized.warnings };
   }
 
@@ -224,12 +245,24 @@ export class ContainersService {
    * Spawns the shim of the next run (waiting before execve); returns its init's pid. `allocated`: create
    * has just allocated the leases (their endpoints, or null when that failed: read what there is).
    */
-  private async ensureShim(state: ContainerState, allocated?: NetworkEndpoint[] | null): Promise<number> {
+  private ensureShim(state: ContainerState, allocated?: NetworkEndpoint[] | null): Promise<number> {
     const ready = this.shimReady.get(state.id);
     if (ready !== undefined) return ready;
-    const { pid } = await this.runtime.create(state.id, await this.runSpecOf(state, allocated));
-    this.shimReady.set(state.id, pid);
-    return pid;
+    const spawning = this.runSpecOf(state, allocated).then(async (spec) => (await this.runtime.create(state.id, spec)).pid);
+    this.shimReady.set(state.id, spawning);
+    spawning.catch(() => {
+      if (this.shimReady.get(state.id) === spawning) this.shimReady.delete(state.id);
+    });
+    return spawning;
+  }
+
+  /** Keeps `p` in `map` under `id` until it settles. */
+  private track(map: Map<string, Promise<unknown>>, id: string, p: Promise<unknown>): void {
+    const settled = p.then(() => undefined, () => undefined);
+    map.set(id, settled);
+    void settled.then(() => {
+      if (map.get(id) === settled) map.delete(id);
+    });
   }
 
   /** The runtime spec plus what the network decides: the netns to join, the container's own /etc/hosts lines. */
@@ -256,7 +289,8 @@ export class ContainersService {
   /** Between container.create and container.start: endpoints into the netns, ports published. */
   private async attachNetwork(c: ContainerState, pid: number): Promise<void> {
     const primary = primaryNetworkOf(c.hostConfig.NetworkMode);
-    if (primary === null) return;
+    // none: berth-init brings lo up in the netns it creates; host: nothing to attach, no ports to publish.
+    if (primary === null || primary === 'none' || primary === 'host') return;
     await this.network.attach({
       containerId: c.id,
       containerName: c.name,
@@ -272,7 +306,8 @@ export class ContainersService {
 
   /** The run is over: its ports and veths go (leases stay until removal). Never fails the caller. */
   private async networkStopped(c: ContainerState): Promise<void> {
-    if (primaryNetworkOf(c.hostConfig.NetworkMode) === null) return;
+    // none/host/another container's namespace: no veths, no published ports.
+    if (!hasOwnBridge(c)) return;
     await this.network.stopped(c.id).catch((e: Error) => this.logger.warn(`network stop of ${c.id.slice(0, 12)}: ${e.message}`));
   }
 
@@ -399,31 +434,20 @@ export class ContainersService {
     // network's stop step is left to the removal's release (the same teardown; no ports to unpublish).
     const autoRemoveNow =
       !!c.hostConfig.AutoRemove && !user && !restarting && !c.hostConfig.PublishAllPorts && Object.keys(c.hostConfig.PortBindings ?? {}).length === 0;
-    let removing = false;
-    let events: ContainerEvent[];
     if (autoRemoveNow) {
       this.cancelRestart(id);
-      // A removal already under way (rm -f) refuses BeginRemoval: then the exit alone, as before.
-      const r = await this.registry
-        .recordAll(id, [exited, { type: 'BeginRemoval', force: true }], SYSTEM_ACTOR)
-        .catch(() => this.registry.record(id, exited, SYSTEM_ACTOR).then((x) => ({ ...x, decided: 1 })));
-      events = r.events;
-      removing = r.decided === 2;
-    } else {
-      events = (await this.registry.record(id, exited, SYSTEM_ACTOR)).events;
+      const inFlight = this.autoRemoving.get(id);
+      if (inFlight) return inFlight;
+      const run = this.autoRemoveAfterExit(c, exited);
+      this.track(this.autoRemoving, id, run);
+      return run;
     }
+    const events = (await this.registry.record(id, exited, SYSTEM_ACTOR)).events;
     if (events.length === 0) {
       await this.networkDown.get(id);
       return;
     }
     this.shimReady.delete(id);
-    if (removing) {
-      const removed = this.release(c, true, SYSTEM_ACTOR).catch((e: Error) => this.logger.warn(`auto-remove ${id.slice(0, 12)}: ${e.message}`));
-      this.networkDown.set(id, removed);
-      await removed;
-      if (this.networkDown.get(id) === removed) this.networkDown.delete(id);
-      return;
-    }
     const down = this.networkStopped(c);
     this.networkDown.set(id, down);
     await down;
@@ -438,6 +462,29 @@ export class ContainersService {
       // docker stop on a --rm container removes it too
       setImmediate(() => void this.remove({ id, force: true }, SYSTEM_ACTOR).catch(() => undefined));
     }
+  }
+
+  /**
+   * `--rm` after an exit of its own (no published ports): the runtime, volume references and leases go
+   * first, then the exit, the start of the removal and the removal are one commit. If the runtime could
+   * not be removed, the exit and the start of the removal are recorded and the ordinary removal runs; a
+   * removal already under way (rm -f) refuses BeginRemoval: then the exit alone.
+   */
+  private async autoRemoveAfterExit(c: ContainerState, exited: ContainerCommand): Promise<void> {
+    const id = c.id;
+    const gone =
+      (c.status === 'running' || c.status === 'paused') &&
+      (await this.releaseResources(c, true).then(
+        () => true,
+        (e: Error) => (this.logger.warn(`auto-remove ${id.slice(0, 12)}: ${e.message}`), false),
+      ));
+    const commands: ContainerCommand[] = [exited, { type: 'BeginRemoval', force: true }, ...(gone ? [{ type: 'RecordRemoved' } as const] : [])];
+    const r = await this.registry
+      .recordAll(id, commands, SYSTEM_ACTOR)
+      .catch(() => this.registry.record(id, exited, SYSTEM_ACTOR).then((x) => ({ ...x, decided: 1 })));
+    if (r.events.length === 0) return;
+    this.shimReady.delete(id);
+    if (r.decided === 2) await this.release(c, true, SYSTEM_ACTOR).catch((e: Error) => this.logger.warn(`auto-remove ${id.slice(0, 12)}: ${e.message}`));
   }
 
   private shouldRestart(c: ContainerState, exitCode: number): boolean {
@@ -506,6 +553,8 @@ export class ContainersService {
   // ---- wait --------------------------------------------------------------------------------------
 
   async wait(req: WaitContainerRequest): Promise<WaitContainerReply> {
+    const gone = this.registry.get(req.id) ? undefined : this.recentlyRemoved.get(req.id);
+    if (gone) return gone;
     const c = this.registry.resolve(req.id);
     const id = c.id;
     const startExits = req.afterExitCount ?? c.exitCount;
@@ -529,10 +578,13 @@ export class ContainersService {
         off();
         resolve(reply);
       };
-      const off = this.registry.onChange((state, _events, before) => {
+      const off = this.registry.onChange((state, events, before) => {
         const mine = state ? state.id === id : before?.id === id;
         if (!mine) return;
-        const r = met(state, state ?? before ?? last);
+        // Removed in this commit: the exit code is what the events before the removal left (an exit
+        // and its --rm removal can be one commit).
+        const lastAlive = state ?? events.filter((e) => e.type !== 'ContainerRemoved').reduce(evolve, before) ?? last;
+        const r = met(state, lastAlive);
         if (state) last = state;
         if (r) done(r);
       });
@@ -567,6 +619,12 @@ export class ContainersService {
 
   /** After BeginRemoval (the run is over): the runtime, volume references and leases go, then RecordRemoved. */
   private async release(c: ContainerState, removeVolumes: boolean, actor: Actor | null): Promise<void> {
+    await this.releaseResources(c, removeVolumes);
+    await this.registry.record(c.id, { type: 'RecordRemoved' }, actor);
+  }
+
+  /** The runtime, volume references and leases of a container whose run is over; throws when the runtime stays. */
+  private async releaseResources(c: ContainerState, removeVolumes: boolean): Promise<void> {
     // The executor's removal, the volume references and the network leases are independent: at once.
     const removed = this.runtime.remove(c.id);
     const volumesReleased = c.mounts.some((m) => m.type === 'volume')
@@ -575,14 +633,23 @@ export class ContainersService {
           .release(c.id, removeVolumes || !!c.hostConfig.AutoRemove)
           .then(() => undefined, (e: Error) => this.logger.warn(`volume release of ${c.id.slice(0, 12)}: ${e.message}`))
       : Promise.resolve();
-    const networkReleased =
-      primaryNetworkOf(c.hostConfig.NetworkMode) !== null
-        ? this.network.disconnectAll(c.id).then(() => undefined, (e: Error) => this.logger.warn(`network release of ${c.id.slice(0, 12)}: ${e.message}`))
-        : Promise.resolve();
+    const networkReleased = this.releaseNetwork(c);
     const [runtimeResult] = await Promise.allSettled([removed, volumesReleased, networkReleased]);
     if (runtimeResult.status === 'rejected') throw runtimeResult.reason;
     this.shimReady.delete(c.id);
-    await this.registry.record(c.id, { type: 'RecordRemoved' }, actor);
+  }
+
+  /**
+   * The container's leases go. On none/host (no veth, no address, nothing published) that is
+   * bookkeeping only, so the removal does not wait for it; a bridge network's release is awaited.
+   */
+  private releaseNetwork(c: ContainerState): Promise<void> {
+    const primary = primaryNetworkOf(c.hostConfig.NetworkMode);
+    if (primary === null) return Promise.resolve();
+    const release = (this.leasing.get(c.id) ?? Promise.resolve())
+      .then(() => this.network.disconnectAll(c.id))
+      .then(() => undefined, (e: Error) => this.logger.warn(`network release of ${c.id.slice(0, 12)}: ${e.message}`));
+    return hasOwnBridge(c) ? release : Promise.resolve();
   }
 
   async rename(ref: string, name: string, actor: Actor | null = null): Promise<void> {
@@ -838,4 +905,10 @@ export function normalizeSignal(sig: string | number): string {
   if (SIGNALS[upper] !== undefined) return `SIG${upper}`;
   if (/^RTMIN(\+\d+)?$|^RTMAX(-\d+)?$/.test(upper)) return `SIG${upper}`;
   throw invalid(`Invalid signal: ${s}`);
+}
+
+/** On a bridge network of its own (not none, host or another container's namespace): veths, addresses, maybe ports. */
+function hasOwnBridge(c: ContainerState): boolean {
+  const primary = primaryNetworkOf(c.hostConfig.NetworkMode);
+  return primary !== null && primary !== 'none' && primary !== 'host';
 }

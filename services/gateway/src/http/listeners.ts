@@ -6,6 +6,7 @@ import { createServer as createHttpServer, type RequestListener } from 'node:htt
 import { createServer as createHttpsServer } from 'node:https';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
+import { traceEnd, traceStart } from '@berth/contracts';
 import type { DockerServer, HttpServers } from './http-servers';
 
 const logger = new Logger('listeners');
@@ -44,6 +45,14 @@ function configureServer<T extends DockerServer>(server: T): T {
   server.headersTimeout = 0;
   server.keepAliveTimeout = 5_000;
   server.timeout = 0;
+  if (process.env.BERTH_TRACE === '1') {
+    // BERTH_TRACE: one line per request (headers sent, response finished) and per upgrade.
+    server.prependListener('request', (req, res) => {
+      const t0 = traceStart();
+      res.once('finish', () => traceEnd(`http ${req.method} ${req.url?.split('?')[0]} ${res.statusCode}`, t0));
+    });
+    server.prependListener('upgrade', (req) => traceEnd(`http upgrade ${req.method} ${req.url?.split('?')[0]}`, traceStart()));
+  }
   return server;
 }
 
