@@ -5,7 +5,10 @@
  * Escaping follows moby's ffjsonWriteJSONBytesAsString (<, >, & and control
  * bytes as \u00XX, invalid UTF-8 as \ufffd, U+2028/2029 escaped).
  * Rotation as moby's LogFile: before a write, if the file has reached
- * max-size, log.(n-2)→log.(n-1) … log→log.1 and start a new file. */
+ * max-size, log.(n-2)→log.(n-1) … log→log.1 and start a new file.
+ * Entries are formatted by hand (no printf; the time's date part is kept per
+ * second) into one buffer, written when it passes OBUF_FLUSH and at the end
+ * of every read: whole entries only, so a reader never sees half a line. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -20,7 +23,11 @@ static int log_fd = -1;
 static long long cur_size;
 static char line[3][SHIM_LINE_MAX];
 static size_t line_len[3];
-static char obuf[8192];
+/* Room for the largest entry (a 16 KiB line, every byte escaped as \u00XX) after OBUF_FLUSH bytes:
+ * the pages past OBUF_FLUSH are touched only by such lines. */
+#define ENTRY_MAX (SHIM_LINE_MAX * 6 + 128)
+#define OBUF_FLUSH (32 * 1024)
+static char obuf[OBUF_FLUSH + ENTRY_MAX];
 static size_t olen;
 
 int jsonlog_open(void) {
@@ -39,17 +46,6 @@ static void oflush(void) {
     diag("write `%s`: %s", S.o.log_path, strerror(errno));
   cur_size += (long long)olen;
   olen = 0;
-}
-
-static void oput(const char *p, size_t n) {
-  if (olen + n > sizeof obuf) oflush();
-  if (n > sizeof obuf) { /* a long run without escapes: straight to the file */
-    if (log_fd >= 0 && write_all(log_fd, p, n) < 0) diag("write `%s`: %s", S.o.log_path, strerror(errno));
-    cur_size += (long long)n;
-    return;
-  }
-  memcpy(obuf + olen, p, n);
-  olen += n;
 }
 
 static void rotate(void) {
@@ -94,8 +90,10 @@ static size_t utf8_len(const unsigned char *s, size_t n) {
   return len;
 }
 
-static void put_escaped(const unsigned char *s, size_t n) {
+/* Escapes s[0,n) into out (room for 6n bytes); returns the length written. */
+static size_t put_escaped(char *out, const unsigned char *s, size_t n) {
   static const char hex[] = "0123456789abcdef";
+  char *o = out;
   size_t i = 0, start = 0;
   while (i < n) {
     unsigned char b = s[i];
@@ -104,47 +102,93 @@ static void put_escaped(const unsigned char *s, size_t n) {
         i++;
         continue;
       }
-      oput((const char *)s + start, i - start);
-      char e[6] = {'\\', 'u', '0', '0', hex[b >> 4], hex[b & 15]};
-      if (b == '\\' || b == '"') oput((char[]){'\\', (char)b}, 2);
-      else if (b == '\n') oput("\\n", 2);
-      else if (b == '\r') oput("\\r", 2);
-      else oput(e, 6);
+      memcpy(o, s + start, i - start);
+      o += i - start;
+      *o++ = '\\';
+      if (b == '\\' || b == '"') *o++ = (char)b;
+      else if (b == '\n') *o++ = 'n';
+      else if (b == '\r') *o++ = 'r';
+      else {
+        memcpy(o, "u00", 3);
+        o[3] = hex[b >> 4];
+        o[4] = hex[b & 15];
+        o += 5;
+      }
       start = ++i;
       continue;
     }
     size_t l = utf8_len(s + i, n - i);
     if (l == 0) {
-      oput((const char *)s + start, i - start);
-      oput("\\ufffd", 6);
+      memcpy(o, s + start, i - start);
+      o += i - start;
+      memcpy(o, "\\ufffd", 6);
+      o += 6;
       start = ++i;
       continue;
     }
     if (l == 3 && b == 0xE2 && s[i + 1] == 0x80 && (s[i + 2] == 0xA8 || s[i + 2] == 0xA9)) {
-      oput((const char *)s + start, i - start);
-      oput(s[i + 2] == 0xA8 ? "\\u2028" : "\\u2029", 6);
+      memcpy(o, s + start, i - start);
+      o += i - start;
+      memcpy(o, s[i + 2] == 0xA8 ? "\\u2028" : "\\u2029", 6);
+      o += 6;
       start = i += 3;
       continue;
     }
     i += l;
   }
-  oput((const char *)s + start, n - start);
+  memcpy(o, s + start, n - start);
+  return (size_t)(o - out) + (n - start);
+}
+
+/* RFC3339Nano in UTC as fmt_time, without printf: the date and time of day are formatted once
+ * per second, the fraction by hand. out needs 40 bytes. */
+static size_t entry_time(char *out, const struct timespec *ts) {
+  static time_t sec = (time_t)-1;
+  static char day[40];
+  static size_t day_len;
+  if (ts->tv_sec != sec || day_len == 0) {
+    struct timespec whole = {ts->tv_sec, 0};
+    size_t n = fmt_time(day, sizeof day, &whole); /* ...T15:04:05Z */
+    day_len = n > 0 ? n - 1 : 0;
+    sec = ts->tv_sec;
+  }
+  memcpy(out, day, day_len);
+  size_t o = day_len;
+  long ns = ts->tv_nsec;
+  if (ns > 0) {
+    char d[9];
+    for (int i = 8; i >= 0; i--) {
+      d[i] = (char)('0' + ns % 10);
+      ns /= 10;
+    }
+    size_t k = 9;
+    while (k > 0 && d[k - 1] == '0') k--;
+    out[o++] = '.';
+    memcpy(out + o, d, k);
+    o += k;
+  }
+  out[o++] = 'Z';
+  return o;
 }
 
 static void write_entry(int stream, const char *p, size_t n) {
+  static const char tail_out[] = "\",\"stream\":\"stdout\",\"time\":\"";
+  static const char tail_err[] = "\",\"stream\":\"stderr\",\"time\":\"";
   if (n == 0 || log_fd < 0) return;
   if (S.o.log_max_size > 0 && cur_size + (long long)olen >= S.o.log_max_size) rotate();
+  if (olen >= OBUF_FLUSH) oflush(); /* whole entries only: ENTRY_MAX is left */
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
-  char tail[96];
-  size_t tl = (size_t)snprintf(tail, sizeof tail, "\",\"stream\":\"%s\",\"time\":\"",
-                               stream == STREAM_STDERR ? "stderr" : "stdout");
-  tl += fmt_time(tail + tl, sizeof tail - tl, &ts);
-  memcpy(tail + tl, "\"}\n", 3);
-  tl += 3;
-  oput("{\"log\":\"", 8);
-  put_escaped((const unsigned char *)p, n);
-  oput(tail, tl);
+  char *o = obuf + olen;
+  memcpy(o, "{\"log\":\"", 8);
+  o += 8;
+  o += put_escaped(o, (const unsigned char *)p, n);
+  memcpy(o, stream == STREAM_STDERR ? tail_err : tail_out, sizeof tail_out - 1);
+  o += sizeof tail_out - 1;
+  o += entry_time(o, &ts);
+  memcpy(o, "\"}\n", 3);
+  o += 3;
+  olen = (size_t)(o - obuf);
 }
 
 void jsonlog_feed(int stream, const char *data, size_t len) {
