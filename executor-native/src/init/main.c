@@ -177,21 +177,45 @@ static int mode_exec(const char *pidstr, const char *spec)
 	if (c.seccomp && seccomp_prepare(c.seccomp) < 0)
 		die_sync();
 	stage_name("berth-init:join");
-	if (cgroup_join_pid_cgroups(target, getpid()) < 0 || namespaces_join(target) < 0)
+	/* The group files are opened on the host's /sys before setns(mnt); the join itself (cgroup v1: an
+	 * RCU grace period) runs in P after the fork while C sets up, and C waits for it before ready. */
+	int cgfds[32];
+	int ncg = cgroup_open_pid_cgroups(target, cgfds, 32);
+	if (ncg < 0 || namespaces_join(target) < 0)
 		die_sync();
+	int joined[2];
+	if (pipe2(joined, O_CLOEXEC) < 0) {
+		fail("cgroup", "pipe2", "joined pipe", errno);
+		die_sync();
+	}
 	pid_t pid = fork(); /* the pid namespace applies to children only */
 	if (pid < 0) {
 		fail("fork", "fork", "exec process", errno);
 		die_sync();
 	}
 	if (pid > 0) {
+		close(joined[0]);
 		sync_send_pid(sync_fd, pid);
+		if (cgroup_write_pid_fds(cgfds, ncg, pid) < 0 || write(joined[1], "j", 1) != 1) {
+			kill(pid, SIGKILL);
+			die_sync();
+		}
 		_exit(0);
 	}
+	close(joined[1]);
+	cgroup_close_fds(cgfds, ncg);
 	setup_terminal(&c.process);
 	struct resolved_user u;
 	if (exec_child_setup(&c, &u) < 0)
 		die_sync();
+	char b;
+	ssize_t got;
+	do
+		got = read(joined[0], &b, 1);
+	while (got < 0 && errno == EINTR);
+	if (got != 1)
+		_exit(EXIT_SETUP); /* P failed and reported it */
+	close(joined[0]);
 	const char *const *env = container_env(&c.process, &u);
 	if (sync_send(sync_fd, "{\"type\":\"ready\"}") < 0)
 		_exit(EXIT_SETUP);

@@ -5,6 +5,7 @@
 #include "sys_ops.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <limits.h>
 #include <signal.h>
@@ -76,12 +77,14 @@ struct json_object *cgroup_stats(const char *path, pid_t pid)
 	return o;
 }
 
-int cgroup_join_pid_cgroups(pid_t target, pid_t self)
+/* The cgroup.procs files of every hierarchy `target` is in, opened for writing (up to max). */
+int cgroup_open_pid_cgroups(pid_t target, int *fds, int max)
 {
 	char file[64], buf[8192];
 	snprintf(file, sizeof file, "/proc/%d/cgroup", (int)target);
 	if (sys->read_file(file, buf, sizeof buf) < 0)
 		return fail("cgroup", "open", file, errno);
+	int n = 0;
 	char *save = NULL;
 	for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		/* "<id>:<controllers>:<path>" */
@@ -96,7 +99,7 @@ int cgroup_join_pid_cgroups(pid_t target, pid_t self)
 		if (cgroup_version() == 2) {
 			if (*ctrls)
 				continue;
-			snprintf(dir, sizeof dir, "%s%s", cg_root_path, cpath);
+			snprintf(dir, sizeof dir, "%s%s/cgroup.procs", cg_root_path, cpath);
 		} else {
 			if (!*ctrls || strncmp(ctrls, "name=", 5) == 0)
 				continue;
@@ -105,14 +108,51 @@ int cgroup_join_pid_cgroups(pid_t target, pid_t self)
 			char *comma = strchr(first, ',');
 			if (comma)
 				*comma = 0;
-			snprintf(dir, sizeof dir, "%s/%s%s", cg_root_path, first, cpath);
+			snprintf(dir, sizeof dir, "%s/%s%s/cgroup.procs", cg_root_path, first, cpath);
 		}
-		char pidbuf[16];
-		snprintf(pidbuf, sizeof pidbuf, "%d", (int)self);
-		if (cg_write(dir, "cgroup.procs", pidbuf) < 0)
-			return -1;
+		if (n >= max)
+			break;
+		int fd = sys->open(dir, O_WRONLY | O_CLOEXEC, 0);
+		if (fd < 0) {
+			int e = errno;
+			cgroup_close_fds(fds, n);
+			return fail("cgroup", "open", dir, e);
+		}
+		fds[n++] = fd;
 	}
+	return n;
+}
+
+/* Moves `pid` into each group (the files cgroup_open_pid_cgroups opened), then closes them. */
+int cgroup_write_pid_fds(int *fds, int n, pid_t pid)
+{
+	char pidbuf[16];
+	int len = snprintf(pidbuf, sizeof pidbuf, "%d", (int)pid);
+	for (int i = 0; i < n; i++) {
+		if (fds[i] >= 0 && write(fds[i], pidbuf, (size_t)len) != len) {
+			int e = errno;
+			cgroup_close_fds(fds, n);
+			return fail("cgroup", "write", "cgroup.procs", e);
+		}
+	}
+	cgroup_close_fds(fds, n);
 	return 0;
+}
+
+void cgroup_close_fds(int *fds, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (fds[i] >= 0) {
+			sys->close(fds[i]);
+			fds[i] = -1;
+		}
+}
+
+int cgroup_join_pid_cgroups(pid_t target, pid_t self)
+{
+	int fds[32];
+	int n = cgroup_open_pid_cgroups(target, fds, 32);
+	return n < 0 ? -1 : cgroup_write_pid_fds(fds, n, self);
 }
 
 void cg_warn(struct cg_warnings *w, const char *fmt, ...)
