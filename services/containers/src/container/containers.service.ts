@@ -53,6 +53,7 @@ const WAIT_POLL_MS = 5 * 60_000;
 /** How many removed containers' last exits wait() remembers. */
 const RECENTLY_REMOVED_MAX = 1000;
 
+
 @Injectable()
 export class ContainersService {
   private readonly logger = new Logger('containers');
@@ -71,6 +72,8 @@ export class ContainersService {
   private readonly networkDown = new Map<string, Promise<void>>();
   /** full id -> the last exit of containers removed lately (oldest first, bounded) */
   private readonly recentlyRemoved = new Map<string, WaitContainerReply>();
+  /** exec id -> its shim spawning since exec create (taken by the start) */
+  private readonly execReady = new Map<string, Promise<void>>();
 
   constructor(
     private readonly registry: ContainerRegistry,
@@ -783,7 +786,32 @@ export class ContainersService {
       detachKeys: req.detachKeys ?? '',
     };
     await this.registry.record(c.id, { type: 'CreateExec', exec }, actor);
+    // Its shim is spawned now (waiting before execve), so the start that follows finds it ready.
+    if (c.status === 'running') {
+      const spawning = this.spawnExec(c, exec, exec.tty);
+      this.execReady.set(execId, spawning);
+      spawning.catch(() => undefined);
+    }
     return { id: execId };
+  }
+
+  private spawnExec(container: ContainerState, exec: ExecView, tty: boolean): Promise<void> {
+    return this.runtime
+      .execCreate(
+        container.id,
+        exec.id,
+        {
+          args: [exec.entrypoint, ...exec.arguments],
+          env: mergeEnv(container.config.Env, exec.env),
+          cwd: exec.workingDir || container.config.WorkingDir || '/',
+          ...(exec.user || container.config.User ? { user: exec.user || container.config.User } : {}),
+          tty,
+          openStdin: exec.openStdin,
+          stdinOnce: exec.openStdin,
+        },
+        exec.privileged,
+      )
+      .then(() => undefined);
   }
 
   execInspect(execId: string): ExecView {
@@ -797,21 +825,10 @@ export class ContainersService {
     const exec = container.execs[id]!;
     if (exec.running || exec.exitCode !== null) throw conflict(`Error: Exec command ${id} is already running`);
     if (container.status !== 'running') throw conflict(`container ${container.id} is not running`);
-    const useTty = tty ?? exec.tty;
-    await this.runtime.execCreate(
-      container.id,
-      id,
-      {
-        args: [exec.entrypoint, ...exec.arguments],
-        env: mergeEnv(container.config.Env, exec.env),
-        cwd: exec.workingDir || container.config.WorkingDir || '/',
-        ...(exec.user || container.config.User ? { user: exec.user || container.config.User } : {}),
-        tty: useTty,
-        openStdin: exec.openStdin,
-        stdinOnce: exec.openStdin,
-      },
-      exec.privileged,
-    );
+    // Spawned at create (with the create's Tty, which is what Docker runs with); if that failed, again here.
+    const prepared = this.execReady.get(id);
+    this.execReady.delete(id);
+    if (!prepared || !(await prepared.then(() => true, () => false))) await this.spawnExec(container, exec, tty ?? exec.tty);
     return { exec, attachSocket: this.paths(container.id).exec(id).attachSocket };
   }
 
