@@ -150,25 +150,35 @@ export class StreamConsumer<T = EventEnvelope> {
 
   /** Returns undefined when every entry was handled, else why it stopped. */
   private async deliver(entries: StreamEntry[], commands: Redis): Promise<string | undefined> {
+    // The entries handled so far are acked together (one XACK per read, not per entry), also when a
+    // later one fails or the consumer stops; an unacked one comes back and the handler's dedupe absorbs it.
+    const handled: string[] = [];
+    let stopped: string | undefined;
     for (const [id, fields] of entries) {
-      if (this.stopping) return 'stopping';
+      if (this.stopping) {
+        stopped = 'stopping';
+        break;
+      }
       const entry = this.decode(id, fields);
       if (entry !== undefined) {
         try {
           await this.options.handler(entry, id);
           this.failures.handler = 0;
         } catch (err) {
-          return `handler failed on ${id} (left pending): ${(err as Error)?.stack ?? String(err)}`;
+          stopped = `handler failed on ${id} (left pending): ${(err as Error)?.stack ?? String(err)}`;
+          break;
         }
       }
+      handled.push(id);
+    }
+    if (handled.length) {
       try {
-        await commands.xack(this.streamKey, this.options.group, id);
+        await commands.xack(this.streamKey, this.options.group, ...handled);
       } catch (err) {
-        // Handled but not acked: it comes back and the handler's dedupe absorbs it.
-        return `XACK ${id} failed: ${(err as Error).message}`;
+        return stopped ?? `XACK ${handled[0]}… failed: ${(err as Error).message}`;
       }
     }
-    return undefined;
+    return stopped;
   }
 
   /** undefined means "nothing to handle, just ack it": trimmed entries and malformed ones can never succeed. */
