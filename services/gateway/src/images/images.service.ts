@@ -25,6 +25,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { GATEWAY_CONFIG } from '../config';
 import type { Filters } from '../http/query-params';
+import { ImageResolveCache } from './image-resolve.cache';
 import { toHistory, toImageInspect, toImageSummary, type ImageSummary } from './image.mapper';
 
 const LONG_MS = 60 * 60_000;
@@ -35,10 +36,11 @@ export class ImagesService {
   constructor(
     private readonly rpc: RpcClient,
     @Inject(GATEWAY_CONFIG) readonly config: BerthConfig,
+    private readonly resolved: ImageResolveCache,
   ) {}
 
   pull(q: { fromImage: string; tag?: string; platform?: string; registryAuth: string }, progressKey: string): Promise<PullImageReply> {
-    return this.rpc.request<PullImageReply>(ImagePatterns.pull, { ...q, progressKey }, { timeoutMs: LONG_MS });
+    return this.resolved.mutating(() => this.rpc.request<PullImageReply>(ImagePatterns.pull, { ...q, progressKey }, { timeoutMs: LONG_MS }));
   }
 
   async list(all: boolean, filters: Filters, apiVersion: string): Promise<ImageSummary[]> {
@@ -57,7 +59,7 @@ export class ImagesService {
   }
 
   async tag(source: string, repo: string, tag: string | undefined): Promise<void> {
-    await this.rpc.request(ImagePatterns.tag, { source, repo, ...(tag ? { tag } : {}) });
+    await this.resolved.mutating(() => this.rpc.request(ImagePatterns.tag, { source, repo, ...(tag ? { tag } : {}) }));
   }
 
   /**
@@ -72,12 +74,12 @@ export class ImagesService {
   async remove(name: string, force: boolean, noprune: boolean): Promise<RemoveImageReply> {
     const v = await this.rpc.request<ImageView>(ImagePatterns.inspect, { name });
     const usedBy = (await this.users([v.id])).filter((c) => c.imageId === v.id);
-    return this.rpc.request<RemoveImageReply>(ImagePatterns.remove, { name, force, noprune, usedBy }, { timeoutMs: 120_000 });
+    return this.resolved.mutating(() => this.rpc.request<RemoveImageReply>(ImagePatterns.remove, { name, force, noprune, usedBy }, { timeoutMs: 120_000 }));
   }
 
   async prune(filters: Filters): Promise<{ ImagesDeleted: RemoveImageReply | null; SpaceReclaimed: number }> {
     const usedImageIds = [...new Set((await this.users([])).map((c) => c.imageId))];
-    const r = await this.rpc.request<PruneImagesReply>(ImagePatterns.prune, { filters, usedImageIds }, { timeoutMs: 600_000 });
+    const r = await this.resolved.mutating(() => this.rpc.request<PruneImagesReply>(ImagePatterns.prune, { filters, usedImageIds }, { timeoutMs: 600_000 }));
     return { ImagesDeleted: r.imagesDeleted.length ? r.imagesDeleted : null, SpaceReclaimed: r.spaceReclaimed };
   }
 
@@ -104,11 +106,11 @@ export class ImagesService {
   }
 
   load(path: string, quiet: boolean, progressKey: string): Promise<LoadImagesReply> {
-    return this.rpc.request<LoadImagesReply>(ImagePatterns.load, { path, quiet, progressKey }, { timeoutMs: LONG_MS });
+    return this.resolved.mutating(() => this.rpc.request<LoadImagesReply>(ImagePatterns.load, { path, quiet, progressKey }, { timeoutMs: LONG_MS }));
   }
 
   import(req: { path: string; repo?: string; tag?: string; message?: string; changes: string[]; platform?: string }, progressKey: string): Promise<ImportImageReply> {
-    return this.rpc.request<ImportImageReply>(ImagePatterns.import, { ...req, progressKey }, { timeoutMs: LONG_MS });
+    return this.resolved.mutating(() => this.rpc.request<ImportImageReply>(ImagePatterns.import, { ...req, progressKey }, { timeoutMs: LONG_MS }));
   }
 
   login(body: LoginRequest): Promise<LoginReply> {
