@@ -32,7 +32,7 @@ import {
 } from '@berth/contracts';
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { access, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -206,7 +206,7 @@ export class ContainerRuntime {
         mkdir(p.stateDir, { recursive: true, mode: 0o700 }),
       ]);
       // A stale group from a crashed run would carry its old limits and processes.
-      if (cgroupExists(p.cgroup)) await cgroup.remove(p.cgroup).catch(() => undefined);
+      if (cgroupExists(p.cgroup)) await removeCgroup(p.cgroup).catch(() => undefined);
       traceEnd('create.files', t0); t0 = traceStart();
       try {
         const ready = await spawnShim({
@@ -227,7 +227,7 @@ export class ContainerRuntime {
         traceEnd('create.runjson', t0);
         return ready;
       } catch (e) {
-        await cgroup.remove(p.cgroup).catch(() => undefined);
+        await removeCgroup(p.cgroup).catch(() => undefined);
         rmSync(p.stateDir, { recursive: true, force: true });
         throw domainError(e, id);
       }
@@ -288,7 +288,7 @@ export class ContainerRuntime {
     if (st?.status === 'created') await cgroup.kill(p.cgroup, 9).catch(() => undefined);
     await this.shutdownExecs(p);
     if (st) await this.shutdownShim(client, run?.shimPid ?? st.shimPid);
-    await cgroup.remove(p.cgroup).catch(() => undefined);
+    await removeCgroup(p.cgroup).catch(() => undefined);
     rmSync(p.stateDir, { recursive: true, force: true });
   }
 
@@ -346,7 +346,7 @@ export class ContainerRuntime {
         if (now?.startedAt !== run.startedAt || !existsSync(join(p.stateDir, 'reported'))) return;
         await this.shutdownExecs(p);
         await this.shutdownShim(new ShimClient(p.stateDir), run.shimPid);
-        await cgroup.remove(p.cgroup).catch(() => undefined);
+        await removeCgroup(p.cgroup).catch(() => undefined);
       });
     })()
       .catch((e) => this.logger.warn(`watch ${id}: ${(e as Error).message} (reconcile retries)`))
@@ -808,7 +808,7 @@ export class ContainerRuntime {
         process.kill(run.shimPid, 'SIGKILL');
       }
       // Usually gone already (the exit watch removes it); the remove command is a process spawn.
-      if (cgroupExists(p.cgroup)) await cgroup.remove(p.cgroup).catch(() => undefined);
+      if (cgroupExists(p.cgroup)) await removeCgroup(p.cgroup).catch(() => undefined);
       unmountUnder(p.dir);
       // Renamed out of the way at once (the id is free again), deleted after the reply: a recursive
       // delete costs tens of ms here. What a crash leaves in trash/ the next reconcile deletes.
@@ -1005,6 +1005,19 @@ function ancestorShimStateDir(pid: number): string | null {
 }
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
+
+/**
+ * rmdir of the group in every hierarchy (v1) or the one (v2), in the thread pool: an empty group goes
+ * without a berth-init spawn. When a directory stays (processes or child groups left), berth-init's
+ * remove (kill, drain, recurse) does the rest.
+ */
+async function removeCgroup(path: string): Promise<void> {
+  const dirs = [join(CGROUP_ROOT, path), ...safeReaddir(CGROUP_ROOT).map((h) => join(CGROUP_ROOT, h, path))];
+  const gone = await Promise.all(
+    dirs.map((d) => rmdir(d).then(() => true, (e: NodeJS.ErrnoException) => e.code === 'ENOENT' || e.code === 'ENOTDIR')),
+  );
+  if (!gone.every(Boolean)) await cgroup.remove(path);
+}
 
 function cgroupExists(path: string): boolean {
   if (existsSync(join(CGROUP_ROOT, path))) return true;
