@@ -182,6 +182,12 @@ test('many lines across read blocks, and lines longer than a block', (t) => {
   for (const q of [ALL, { ...ALL, timestamps: true, stderr: false }, { ...ALL, tail: 20_000, stdout: false }]) {
     assert.ok(got(path, q).equals(expected(lines, q)));
   }
+  // in small steps (blocks of a few lines)
+  const r = new LogReader(path, ALL);
+  const parts: Buffer[] = [];
+  for (let c = r.next(100); c.length; c = r.next(3000)) parts.push(...c);
+  r.close();
+  assert.ok(Buffer.concat(parts).equals(expected(lines, ALL)));
 });
 
 test('a follower sees appended lines once complete, and every line across a rotation', (t) => {

@@ -124,6 +124,7 @@ function hex4(b: Buffer, at: number): number {
 export class LogEncoder {
   stopped = false;
   private out: Buffer = Buffer.allocUnsafe(0);
+  private outSize = 16 * 1024;
   private o = 0;
   private chunks: Buffer[] = [];
   private readonly header: number;
@@ -157,7 +158,9 @@ export class LogEncoder {
   private room(n: number): void {
     if (this.out.length - this.o >= n) return;
     if (this.o > 0) this.chunks.push(this.out.subarray(0, this.o));
-    this.out = Buffer.allocUnsafe(Math.max(OUT_BYTES, n));
+    // Output buffers grow from 16 KiB as they fill (a quiet follower keeps a small one).
+    this.out = Buffer.allocUnsafe(Math.max(this.outSize, n));
+    this.outSize = Math.min(this.outSize * 2, OUT_BYTES);
     this.o = 0;
   }
 
@@ -431,7 +434,7 @@ export class LogEncoder {
 function feedRange(fd: number, from: number, to: number, enc: LogEncoder, budget: number): number {
   let pos = from;
   while (pos < to && pos - from < budget && !enc.stopped) {
-    let want = Math.min(to - pos, READ_BYTES);
+    let want = Math.min(to - pos, READ_BYTES, Math.max(budget - (pos - from), 16 * 1024));
     let buf = block(want);
     let got = readFully(fd, buf, want, pos);
     let end = buf.lastIndexOf(NL, got - 1) + 1;

@@ -14,6 +14,8 @@ import { ContainersService } from './containers.service';
 import { HijackService } from './hijack.service';
 
 const SIGNAL = /^(SIG)?[A-Z0-9+-]+$|^\d+$/i;
+/** `logs`: encoded frames queued on the response before the reader waits for the client to take them. */
+const LOG_BACKLOG = 4 * 1024 * 1024;
 
 function parseTime(value: unknown, name: string): bigint | null {
   const v = queryString(value);
@@ -191,10 +193,12 @@ export class ContainersController {
     });
     res.flushHeaders();
     const sink = responseSink(req, res);
+    // Frames are queued on the response up to LOG_BACKLOG bytes before waiting for the client, so the next
+    // block is encoded while the socket drains.
     const write = async (chunks: Buffer[]) => {
       for (const c of chunks) {
         if (sink.closed) return;
-        if (!res.write(c)) {
+        if (!res.write(c) && res.writableLength > LOG_BACKLOG) {
           await new Promise<void>((r) => {
             const done = () => {
               res.off('drain', done);
@@ -207,11 +211,11 @@ export class ContainersController {
         }
       }
     };
-    // The log as it is now, block by block (each block's frames written before the next is read).
+    // The log as it is now, block by block; a small first block gets the client going sooner.
     const reader = new LogReader(view.logPath, query);
     let follower: LogFollower | undefined;
     try {
-      for (let c = reader.next(); c.length && !sink.closed; c = reader.next()) await write(c);
+      for (let c = reader.next(64 * 1024); c.length && !sink.closed; c = reader.next()) await write(c);
       const up = view.state.status === 'running' || view.state.status === 'paused' || view.state.status === 'restarting';
       if (follow && up && !sink.closed && !reader.stopped) follower = reader.follow();
     } finally {
