@@ -231,8 +231,11 @@ export class LogEncoder {
     m += 3;
     for (let k = 0; k < 10; k++) if (b[m + k] !== TIME[k]) return 0;
     const ts = m + 10;
-    let tq = ts;
-    while (tq < end && tq < ts + 64 && b[tq] !== QUOTE && b[tq] !== BSLASH) tq++;
+    let tq = ts + 30; // the shim's usual 2006-01-02T15:04:05.999999999Z
+    if (tq >= end || b[tq] !== QUOTE || b[tq - 1] !== 0x5a || b[ts + 4] !== 0x2d) {
+      tq = ts;
+      while (tq < end && tq < ts + 64 && b[tq] !== QUOTE && b[tq] !== BSLASH) tq++;
+    }
     if (tq + 1 >= end || b[tq] !== QUOTE || b[tq + 1] !== 0x7d) return 0;
     const after = tq + 2;
     if (after < end && b[after] !== NL) return 0;
