@@ -194,11 +194,18 @@ export class ContainersController {
     res.flushHeaders();
     const sink = responseSink(req, res);
     // Frames are queued on the response up to LOG_BACKLOG bytes before waiting for the client, so the next
-    // block is encoded while the socket drains.
+    // block is encoded while the socket drains; a fast client still lets other requests in every MiB.
+    let sinceYield = 0;
     const write = async (chunks: Buffer[]) => {
       for (const c of chunks) {
         if (sink.closed) return;
+        sinceYield += c.length;
+        if (sinceYield > 1024 * 1024) {
+          sinceYield = 0;
+          await new Promise<void>((r) => setImmediate(r));
+        }
         if (!res.write(c) && res.writableLength > LOG_BACKLOG) {
+          sinceYield = 0;
           await new Promise<void>((r) => {
             const done = () => {
               res.off('drain', done);
