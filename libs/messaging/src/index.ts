@@ -15,11 +15,15 @@
  *    prefix = namespace. `ExecutorQueueClient.run(job, payload, { timeoutMs })` awaits a typed result;
  *    `createExecutorWorker({ handlers })` consumes. `ExecutorRunner` is the port; `InProcessExecutor` the
  *    test driver.
- * 3. Streams: `StreamConsumer` reads `<ns>:events` (or `<ns>:observations`) through a consumer group and
+ * 3. Generation push (domain service -> gateway read caches): `GenerationFeed` publishes a service's
+ *    state token through the RPC server's reply connection, `GenerationWatch` follows it on the client's
+ *    reply connection, so a reply is never seen before the token of the changes it reports (generations.ts).
+ * 4. Streams: `StreamConsumer` reads `<ns>:events` (or `<ns>:observations`) through a consumer group and
  *    acks after the handler resolves; `publishObservation` is the executor's writer.
  */
 export * from './rpc-client';
 export * from './rpc-server';
+export * from './generations';
 export type { RpcReplyMessage, RpcRequestMessage } from './rpc-protocol';
 export {
   rpcReplyChannel,

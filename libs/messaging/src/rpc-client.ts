@@ -65,6 +65,8 @@ export class RedisRpcClient extends ClientProxy<RedisEvents, RpcConnectionStatus
   private readonly defaultTimeoutMs: number;
   private readonly pending = new Map<string, (reply: RpcReplyMessage) => void>();
   private readonly listeners: Array<[keyof RedisEvents, (...args: any[]) => void]> = [];
+  /** channels besides the reply channel read on the reply connection (subscribeAlongReplies) */
+  private readonly alongReplies = new Map<string, { onMessage: (raw: string) => void; onReset: () => void }>();
   private pub?: Redis;
   private sub?: Redis;
   private connecting?: Promise<void>;
@@ -92,11 +94,18 @@ export class RedisRpcClient extends ClientProxy<RedisEvents, RpcConnectionStatus
       pub.on(event, callback);
       sub.on(event, callback);
     }
-    sub.on('message', (_channel: string, raw: string) => this.onReply(raw));
+    sub.on('message', (channel: string, raw: string) => {
+      if (channel === this.replyChannel) this.onReply(raw);
+      else this.alongReplies.get(channel)?.onMessage(raw);
+    });
+    // Whatever was published while the connection was down is lost (it resubscribes on reconnect).
+    sub.on('close', () => {
+      for (const { onReset } of this.alongReplies.values()) onReset();
+    });
     sub.on('reconnecting', () => this._status$.next('reconnecting'));
     sub.on('ready', () => this._status$.next('connected'));
     try {
-      await sub.subscribe(this.replyChannel);
+      await sub.subscribe(this.replyChannel, ...this.alongReplies.keys());
     } catch (err) {
       pub.disconnect();
       sub.disconnect();
@@ -127,6 +136,21 @@ export class RedisRpcClient extends ClientProxy<RedisEvents, RpcConnectionStatus
         err ? reject(err) : resolve(response as T),
       );
     });
+  }
+
+  /**
+   * Delivers `channel`'s messages from the connection replies arrive on, so they interleave with the
+   * replies in the order Redis ran the PUBLISHes (see RedisRpcServer.publishBeforeReplies). `onReset`
+   * runs whenever that connection closed: messages may be missing until it is back and resubscribed.
+   * Resolves once subscribed; connects if needed.
+   */
+  async subscribeAlongReplies(channel: string, onMessage: (raw: string) => void, onReset: () => void): Promise<void> {
+    if (channel === this.replyChannel) throw new Error('the reply channel is not available to subscribeAlongReplies');
+    this.alongReplies.set(channel, { onMessage, onReset });
+    await this.connect();
+    const sub = this.sub;
+    if (!sub) throw new Error('client closed');
+    await sub.subscribe(channel);
   }
 
   override on<K extends keyof RedisEvents>(event: K, callback: RedisEvents[K]): void {
@@ -211,7 +235,8 @@ export class RedisRpcClient extends ClientProxy<RedisEvents, RpcConnectionStatus
     const pub = this.pub;
     if (!pub) throw new Error('client closed');
     const key = rpcRequestKey(this.options.namespace, service);
-    const results = await pub.multi().lpush(key, raw).pexpire(key, ttlMs).exec();
+    // A pipeline, not MULTI: half the commands; a lost PEXPIRE only leaves the list to the next push's.
+    const results = await pub.pipeline().lpush(key, raw).pexpire(key, ttlMs).exec();
     const failed = results?.find(([err]) => err);
     if (failed?.[0]) throw failed[0];
   }

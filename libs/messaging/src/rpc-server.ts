@@ -157,6 +157,19 @@ export class RedisRpcServer extends Server<RedisEvents, RpcConnectionStatus> imp
     this.pub?.on(event, callback);
   }
 
+  /**
+   * PUBLISH on the connection replies go out on, without waiting: Redis runs it before every reply this
+   * server publishes after the call, so a client subscribed to `channel` on its reply connection
+   * (RedisRpcClient.subscribeAlongReplies) sees the message before those replies. false while there is
+   * no connection yet (before listen) or any more (after close).
+   */
+  publishBeforeReplies(channel: string, message: string): boolean {
+    const pub = this.pub;
+    if (!pub) return false;
+    pub.publish(channel, message).catch((err: Error) => this.logger.warn(`could not publish on ${channel}: ${err.message}`));
+    return true;
+  }
+
   /** [blocking connection, reply connection] */
   unwrap<T>(): T {
     if (!this.blocking || !this.pub) throw new Error('Not initialized. Please call the "listen"/"startAllMicroservices" method first.');

@@ -1,6 +1,6 @@
 import type { BerthConfig } from '@berth/config';
 import { EventStore } from '@berth/event-store';
-import { ExecutorQueueClient, RpcClient } from '@berth/messaging';
+import { ExecutorQueueClient, GenerationFeed, RpcClient } from '@berth/messaging';
 import { Controller, type DynamicModule, Global, Module } from '@nestjs/common';
 import { MessagePattern } from '@nestjs/microservices';
 import { DataSource } from 'typeorm';
@@ -16,6 +16,8 @@ export interface CoreParts {
   readonly executor: ExecutorQueueClient;
   /** Request/reply to other domain services (the one client of this process; adapters inject it). */
   readonly rpc: RpcClient;
+  /** This process's generation token, pushed to the gateway's read caches (bump() on every change). */
+  readonly generations: GenerationFeed;
 }
 
 /** `<service>.ping`: liveness over the same transport the gateway uses. */
@@ -48,8 +50,9 @@ export class CoreModule {
         { provide: EventStore, useValue: parts.store },
         { provide: ExecutorQueueClient, useValue: parts.executor },
         { provide: RpcClient, useValue: parts.rpc },
+        { provide: GenerationFeed, useValue: parts.generations },
       ],
-      exports: [BERTH_CONFIG, DataSource, EventStore, ExecutorQueueClient, RpcClient],
+      exports: [BERTH_CONFIG, DataSource, EventStore, ExecutorQueueClient, RpcClient, GenerationFeed],
     };
   }
 }

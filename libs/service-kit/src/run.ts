@@ -1,6 +1,6 @@
 import { type BerthConfig, loadConfig } from '@berth/config';
 import { createDataSource, EventStore, OutboxRelay, rebuildProjections, runMigrations } from '@berth/event-store';
-import { DomainErrorRpcFilter, ExecutorQueueClient, RedisRpcClient, RedisRpcServer } from '@berth/messaging';
+import { DomainErrorRpcFilter, ExecutorQueueClient, GenerationFeed, RedisRpcClient, RedisRpcServer } from '@berth/messaging';
 import { type INestMicroservice, type LogLevel, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import Redis from 'ioredis';
@@ -58,21 +58,26 @@ export async function runDomainService(
     defaultTimeoutMs: config['rpc-timeout-ms'],
   });
   await rpc.connect();
+  const server = new RedisRpcServer({ redisUrl: config.redisUrl, namespace: config.namespace, service: def.service });
+  // Published through the server's reply connection: ordered before the replies that follow a change.
+  const generations = new GenerationFeed({ namespace: config.namespace, service: def.service, publisher: server });
 
-  @Module({ imports: [CoreModule.forRoot({ service: def.service, config, dataSource, store, executor, rpc }), def.module] })
+  @Module({ imports: [CoreModule.forRoot({ service: def.service, config, dataSource, store, executor, rpc, generations }), def.module] })
   class RootModule {}
 
   const app = await NestFactory.createMicroservice(RootModule, {
-    strategy: new RedisRpcServer({ redisUrl: config.redisUrl, namespace: config.namespace, service: def.service }),
+    strategy: server,
     logger: LEVELS[config['log-level']],
   });
   app.useGlobalFilters(new DomainErrorRpcFilter());
   await app.listen();
+  generations.start();
   relay.start();
 
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
+      generations.stop();
       await app.close();
       await relay.stop();
       await executor.close();
