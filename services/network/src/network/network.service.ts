@@ -24,7 +24,7 @@ import {
   userBridgeName,
 } from '@berth/contracts';
 import { EventStore } from '@berth/event-store';
-import { ExecutorQueueClient } from '@berth/messaging';
+import { ExecutorQueueClient, GenerationFeed } from '@berth/messaging';
 import { BERTH_CONFIG, CachedCommandHandler, type Decider } from '@berth/service-kit';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
@@ -66,17 +66,17 @@ export class NetworksService implements OnApplicationBootstrap {
   private defaults: Promise<void> = Promise.resolve();
   /** Each network's folded stream in memory, appends serialized per network (a lease costs one append). */
   private readonly commands: CachedCommandHandler<NetworkCommand, NetworkState, NetworkEvent>;
-  /** moves on every append (GenerationPatterns: the gateway's list cache); every change goes through append() */
-  private changes = 0;
-  private readonly instance = randomBytes(4).toString('hex');
 
   constructor(
     store: EventStore,
     private readonly executor: ExecutorQueueClient,
     private readonly networks: NetworkRepository,
     @Inject(BERTH_CONFIG) private readonly config: BerthConfig,
+    /** bumped on every append (the gateway's list caches follow it); every change goes through append() */
+    private readonly generations: GenerationFeed,
   ) {
     this.commands = new CachedCommandHandler(store, decider);
+    this.generations.bump();
   }
 
   private get table() {
@@ -155,7 +155,7 @@ export class NetworksService implements OnApplicationBootstrap {
   }
 
   get generation(): string {
-    return `${this.instance}:${this.changes}`;
+    return this.generations.token;
   }
 
   private async append(id: string, command: NetworkCommand, actor: Actor | null = null) {
@@ -163,7 +163,7 @@ export class NetworksService implements OnApplicationBootstrap {
     try {
       return await this.commands.handle(networkStreamId(id), command, actor);
     } finally {
-      this.changes++;
+      this.generations.bump();
     }
   }
 
