@@ -24,7 +24,7 @@ import {
   type WaitCondition,
   type WaitContainerReply,
 } from '@berth/contracts';
-import { RpcClient } from '@berth/messaging';
+import { GenerationWatch, RpcClient } from '@berth/messaging';
 import { Injectable } from '@nestjs/common';
 import type { Filters } from '../http/query-params';
 import { parseCreateBody, statusStableUntil, toContainerInspect, toContainerSummary } from './container.mapper';
@@ -34,6 +34,9 @@ const LONG_POLL_MS = 6 * 60_000;
 const LONG_MS = 120_000;
 /** distinct list queries (all, limit, filters) kept */
 const LIST_CACHE_KEYS = 32;
+
+/** The list caches' key for one query. */
+export const listKey = (all: boolean, limit: number | undefined, filters: Filters): string => JSON.stringify([all, limit ?? null, filters]);
 
 const namedVolumes = (binds: readonly string[] | null | undefined, mounts: readonly { Type?: string; Source?: string }[] | null | undefined) => {
   const names = new Set<string>();
@@ -58,7 +61,11 @@ export class ContainersService {
    */
   private readonly bodyCache = new Map<string, { containersGen: string; networkGen: string; validUntil: number; body: Buffer }>();
 
-  constructor(private readonly rpc: RpcClient) {}
+  constructor(
+    private readonly rpc: RpcClient,
+    /** the services' pushed generations: a cache hit needs no request */
+    private readonly watch: GenerationWatch,
+  ) {}
 
   async create(name: string | undefined, body: unknown): Promise<{ Id: string; Warnings: string[] }> {
     const { config, hostConfig, networkingConfig } = parseCreateBody(body);
@@ -119,10 +126,37 @@ export class ContainersService {
     return Promise.all(summaries.map(async (s) => ({ ...s, ...(await this.sizes(s.Id, s.ImageID)) })));
   }
 
-  /** `GET /containers/json` as its JSON body (what list() returns, serialized), cached per generations and query. */
-  async listBody(all: boolean, limit: number | undefined, filters: Filters): Promise<Buffer> {
-    const [containersGen, networkGen] = await Promise.all([this.generation(GenerationPatterns.containers), this.generation(GenerationPatterns.network)]);
-    const key = JSON.stringify([all, limit ?? null, filters]);
+  /**
+   * `GET /containers/json` as its JSON body (what list() returns, serialized), cached per generations and
+   * query. With both generations pushed (GenerationWatch) a hit is answered synchronously, without I/O.
+   */
+  listBody(all: boolean, limit: number | undefined, filters: Filters): Buffer | Promise<Buffer> {
+    const key = listKey(all, limit, filters);
+    return this.cachedListBody(key) ?? this.listBodyMiss(key, all, limit, filters, this.watch.current('containers'), this.watch.current('network'));
+  }
+
+  /**
+   * The body for `listKey(...)` when it can be answered right now without any I/O: both generations
+   * pushed and trusted, the cached body built for them, its Status texts still current.
+   */
+  cachedListBody(key: string): Buffer | undefined {
+    const hit = this.bodyCache.get(key);
+    if (!hit || Date.now() >= hit.validUntil) return undefined;
+    return hit.containersGen === this.watch.current('containers') && hit.networkGen === this.watch.current('network') ? hit.body : undefined;
+  }
+
+  private async listBodyMiss(
+    key: string,
+    all: boolean,
+    limit: number | undefined,
+    filters: Filters,
+    pushedContainersGen: string | undefined,
+    pushedNetworkGen: string | undefined,
+  ): Promise<Buffer> {
+    const [containersGen, networkGen] = await Promise.all([
+      pushedContainersGen ?? this.askGeneration(GenerationPatterns.containers),
+      pushedNetworkGen ?? this.askGeneration(GenerationPatterns.network),
+    ]);
     const now = Date.now();
     const hit = this.bodyCache.get(key);
     if (hit && containersGen !== undefined && networkGen !== undefined && hit.containersGen === containersGen && hit.networkGen === networkGen && now < hit.validUntil) {
@@ -141,8 +175,11 @@ export class ContainersService {
   }
 
   async list(all: boolean, limit: number | undefined, filters: Filters) {
-    // Generation tokens first (tiny replies): an unchanged list is served from what the last full read built.
-    const [containersGen, networkGen] = await Promise.all([this.generation(GenerationPatterns.containers), this.generation(GenerationPatterns.network)]);
+    // Generation tokens first (pushed, or tiny replies): an unchanged list is served from what the last full read built.
+    const [containersGen, networkGen] = await Promise.all([
+      this.watch.current('containers') ?? this.askGeneration(GenerationPatterns.containers),
+      this.watch.current('network') ?? this.askGeneration(GenerationPatterns.network),
+    ]);
     return (await this.listWith(all, limit, filters, containersGen, networkGen, Date.now())).summaries;
   }
 
@@ -154,7 +191,7 @@ export class ContainersService {
     networkGen: string | undefined,
     now: number,
   ) {
-    const key = JSON.stringify([all, limit ?? null, filters]);
+    const key = listKey(all, limit, filters);
     const hit = containersGen !== undefined ? this.listCache.get(key) : undefined;
     let views: ContainerView[];
     if (hit && hit.generation === containersGen) {
@@ -178,8 +215,8 @@ export class ContainersService {
     return { views, summaries: views.map((v) => toContainerSummary(v, now, byContainer ? (byContainer.get(v.id) ?? []) : undefined)) };
   }
 
-  /** undefined when the service cannot tell (then nothing is cached). */
-  private generation(pattern: string): Promise<string | undefined> {
+  /** The fallback while no push is trusted; undefined when the service cannot tell (then nothing is cached). */
+  private askGeneration(pattern: string): Promise<string | undefined> {
     return this.rpc.request<GenerationReply>(pattern, {}).then(
       (r) => (typeof r?.generation === 'string' ? r.generation : undefined),
       () => undefined,

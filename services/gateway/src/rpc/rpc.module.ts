@@ -1,6 +1,7 @@
 import { Global, Inject, Logger, Module, OnApplicationShutdown, type Provider } from '@nestjs/common';
 import type { BerthConfig } from '@berth/config';
-import { RedisRpcClient, RpcClient } from '@berth/messaging';
+import type { DomainService } from '@berth/contracts';
+import { GenerationWatch, RedisRpcClient, RpcClient } from '@berth/messaging';
 import { GATEWAY_CONFIG } from '../config';
 
 const rpcClientProvider: Provider = {
@@ -20,9 +21,24 @@ const rpcClientProvider: Provider = {
   },
 };
 
+/** The services' pushed generation tokens, read on the RPC client's reply connection (ordered with replies). */
+const generationWatchProvider: Provider = {
+  provide: GenerationWatch,
+  inject: [GATEWAY_CONFIG, RpcClient],
+  useFactory: (config: BerthConfig, rpc: RpcClient) => {
+    const watch = new GenerationWatch({
+      namespace: config.namespace,
+      services: ['containers', 'network'] satisfies DomainService[],
+      subscriber: rpc instanceof RedisRpcClient ? rpc : null,
+    });
+    watch.start();
+    return watch;
+  },
+};
+
 /** Request/reply to the domain services over Redis (libs/messaging). */
 @Global()
-@Module({ providers: [rpcClientProvider], exports: [RpcClient] })
+@Module({ providers: [rpcClientProvider, generationWatchProvider], exports: [RpcClient, GenerationWatch] })
 export class RpcModule implements OnApplicationShutdown {
   constructor(@Inject(RpcClient) private readonly rpc: RpcClient) {}
 
