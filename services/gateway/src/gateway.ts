@@ -4,7 +4,10 @@ import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import type { INestApplication } from '@nestjs/common';
 import type { BerthConfig } from '@berth/config';
+import type { RequestListener } from 'node:http';
 import { AppModule } from './app.module';
+import { ContainersService } from './containers/containers.service';
+import { containerListFastPath } from './containers/list-fast-path';
 import { apiVersionMiddleware } from './http/api-version.middleware';
 import { DockerExceptionFilter } from './http/docker-exception.filter';
 import { HttpServers } from './http/http-servers';
@@ -60,8 +63,13 @@ export async function startGateway(config: BerthConfig, options: StartOptions = 
   });
   app.useGlobalFilters(new DockerExceptionFilter());
   await app.init();
+  // `docker ps` answered from the cache before express and Nest; anything else goes on to them.
+  const listFromCache = containerListFastPath(app.get(ContainersService), serverHeader(build));
+  const handler: RequestListener = (req, res) => {
+    if (!listFromCache(req, res)) express(req, res);
+  };
   try {
-    await listenOnHosts(config, express, servers);
+    await listenOnHosts(config, handler, servers);
   } catch (e) {
     await closeServers(servers);
     await app.close();
