@@ -1,10 +1,14 @@
 import type { NetworkBridgeSpec } from '@berth/contracts';
-import { writeFile } from 'node:fs/promises';
+import { access, writeFile } from 'node:fs/promises';
 import { deleteRulesByComment, ensureTable, listRules } from './nft-table';
-import { checkCidr, checkIfname, checkIp, nft, run, tryRun } from './sys';
+import { checkCidr, checkIfname, checkIp, nft, run } from './sys';
 
+/** The host network namespace has this interface (read from sysfs: no `ip` process). */
 export async function linkExists(name: string): Promise<boolean> {
-  return tryRun('ip', ['link', 'show', 'dev', checkIfname(name)]);
+  return access(`/sys/class/net/${checkIfname(name)}`).then(
+    () => true,
+    () => false,
+  );
 }
 
 async function setSysctl(path: string, value: string): Promise<void> {

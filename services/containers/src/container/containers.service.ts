@@ -351,6 +351,10 @@ export class ContainersService {
       await this.registry
         .record(c.id, { type: 'RecordStartFailed', error: error.message, exitCode, at: new Date().toISOString() }, actor)
         .catch(() => undefined);
+      // As dockerd: a --rm container whose start failed is removed (the CLI waits for that removal).
+      if (c.hostConfig.AutoRemove) {
+        setImmediate(() => void this.remove({ id: c.id, force: true }, SYSTEM_ACTOR).catch((e: Error) => this.logger.warn(`auto-remove ${c.id.slice(0, 12)}: ${e.message}`)));
+      }
       // Docker answers a failed exec with 400 (the CLI maps the wording to exit codes 126/127).
       if (exitCode === 127 || exitCode === 126) throw invalid(`failed to create task for container: ${error.message}: unknown`);
       throw error;

@@ -388,12 +388,11 @@ export class NetworksService implements OnApplicationBootstrap {
 
   private async teardown(endpoint: NetworkEndpoint): Promise<void> {
     if (endpoint.driver !== 'bridge') return;
-    await this.executor.run(
-      ExecutorJob.NetworkUnpublishPorts,
-      { table: this.table, endpointId: endpoint.endpointId },
-      { timeoutMs: EXECUTOR_TIMEOUT_MS },
-    );
-    await this.executor.run(ExecutorJob.NetworkDetachNetns, { endpoint }, { timeoutMs: EXECUTOR_TIMEOUT_MS });
+    // Independent: the endpoint's nft rules and its host veth.
+    await Promise.all([
+      this.executor.run(ExecutorJob.NetworkUnpublishPorts, { table: this.table, endpointId: endpoint.endpointId }, { timeoutMs: EXECUTOR_TIMEOUT_MS }),
+      this.executor.run(ExecutorJob.NetworkDetachNetns, { endpoint }, { timeoutMs: EXECUTOR_TIMEOUT_MS }),
+    ]);
   }
 
   async disconnectContainer(req: DisconnectContainerRequest, actor: Actor | null = null): Promise<DisconnectContainerReply> {
