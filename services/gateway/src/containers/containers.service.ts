@@ -28,6 +28,7 @@ import { GenerationWatch, RpcClient } from '@berth/messaging';
 import { Injectable } from '@nestjs/common';
 import type { Filters } from '../http/query-params';
 import { parseCreateBody, statusStableUntil, toContainerInspect, toContainerSummary } from './container.mapper';
+import { ImageResolveCache } from '../images/image-resolve.cache';
 
 /** Long polls (wait, exec wait) are re-asked after this; the service answers `pending` before it. */
 const LONG_POLL_MS = 6 * 60_000;
@@ -65,6 +66,8 @@ export class ContainersService {
     private readonly rpc: RpcClient,
     /** the services' pushed generations: a cache hit needs no request */
     private readonly watch: GenerationWatch,
+    /** images.resolve answers, kept until images may have changed */
+    private readonly resolved: ImageResolveCache,
   ) {}
 
   async create(name: string | undefined, body: unknown): Promise<{ Id: string; Warnings: string[] }> {
@@ -76,7 +79,7 @@ export class ContainersService {
     if (typeof hostConfig.Memory === 'number' && hostConfig.Memory < 0) throw invalid('invalid Memory: must be a positive integer');
     let image: ResolvedImageView;
     try {
-      image = await this.rpc.request<ResolvedImageView>(ImagePatterns.resolve, { reference: config.Image });
+      image = await this.resolved.resolve(config.Image);
     } catch (e) {
       const err = DomainError.from(e);
       if (err.code === ErrorCode.NotFound) throw new DomainError(ErrorCode.NotFound, `No such image: ${config.Image}`);
@@ -278,8 +281,8 @@ export class ContainersService {
   }
 
   /** Long poll until the condition holds; `closed()` stops asking when the client left. */
-  async wait(id: string, condition: WaitCondition, closed: () => boolean): Promise<WaitContainerReply> {
-    const start = await this.view(id);
+  async wait(ref: string | ContainerView, condition: WaitCondition, closed: () => boolean): Promise<WaitContainerReply> {
+    const start = typeof ref === 'string' ? await this.view(ref) : ref;
     for (;;) {
       const reply = await this.rpc.request<WaitContainerReply>(
         ContainerPatterns.wait,
