@@ -242,6 +242,31 @@ test('a follower sees appended lines once complete, and every line across a rota
   assert.equal(read(), '15\n');
 });
 
+test('files pinned as they appear are read in order even once rotation has removed them', (t) => {
+  const path = join(tmp(t), 'container.log');
+  writeFileSync(path, entry('0\n'));
+  const reader = new LogReader(path, { ...ALL, tty: true });
+  const f = reader.follow();
+  assert.equal(Buffer.concat(reader.next()).toString(), '0\n');
+  reader.close();
+  t.after(() => f.close());
+  // max-file 3: each rotation removes the previous .2; the follower only pins (its watcher's work) meanwhile
+  const lines: string[] = [];
+  for (let i = 1; i <= 25; i++) {
+    appendFileSync(path, entry(`${i}a\n`) + entry(`${i}b\n`));
+    lines.push(`${i}a`, `${i}b`);
+    if (i > 1) renameSync(`${path}.1`, `${path}.2`);
+    renameSync(path, `${path}.1`);
+    writeFileSync(path, '');
+    if (i % 3) f.pin(); // and sometimes two rotations come before the watcher runs
+  }
+  appendFileSync(path, entry('end\n'));
+  lines.push('end');
+  assert.equal(Buffer.concat(f.read()).toString(), `${lines.join('\n')}\n`);
+  appendFileSync(path, entry('more\n'));
+  assert.equal(Buffer.concat(f.read()).toString(), 'more\n');
+});
+
 test('a follower stops at the first line after until', (t) => {
   const path = join(tmp(t), 'container.log');
   writeFileSync(path, entry('1\n', 'stdout', '2026-01-02T03:04:05Z'));

@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, type FSWatcher, fstatSync, openSync, readSync, readdirSync, statSync, watch } from 'node:fs';
 import { basename, dirname } from 'node:path';
 
 /**
@@ -621,17 +621,31 @@ export function readLog(path: string, q: LogQuery): { chunks: Buffer[] } {
 }
 
 /**
- * Follows the live file from where a reader ended: new complete lines, switching to the new file after a
- * rotation. The old file, still open here, is read to its end first, then any files rotated after it
- * (several rotations between two reads), then the new one: a rotation loses nothing.
+ * What a follower holds open at most beyond its current file: a client that has fallen behind keeps that
+ * much of the rotated log alive until it is read; a stuck one must not keep all of it.
+ */
+const MAX_PINNED = 256;
+const MAX_PINNED_BYTES = 256 * 1024 * 1024;
+
+interface Pinned {
+  fd: number;
+  ino: number;
+  size: number;
+}
+
+/**
+ * Follows the live file from where a reader ended: new complete lines, across rotations. Each file is held
+ * open from the moment it is seen (`pin`, on every change in the log's directory), so a rotation cannot
+ * remove lines before they are read: files are read in order, each to its end, then the next.
  */
 export class LogFollower {
   /** More is waiting than the last read() took. */
   more = false;
-  /** Rotated files still to read (newest last), once the current one is done. */
-  private readonly queue: { fd: number; ino: number }[] = [];
-  /** The current file is a rotated one: read it to its end, then the next. */
-  private draining = false;
+  /** Files newer than the current one, oldest first (the last is the live file). */
+  private readonly queue: Pinned[] = [];
+  /** The queued files' sizes when pinned. */
+  private pinnedBytes = 0;
+  private watcher: FSWatcher | undefined;
 
   constructor(
     private readonly path: string,
@@ -645,86 +659,130 @@ export class LogFollower {
     return this.enc.stopped;
   }
 
+  /**
+   * Watches the log's directory (inotify): every change pins new files and calls onChange. False when
+   * watching is not available (the caller polls).
+   */
+  watch(onChange: () => void): boolean {
+    const name = basename(this.path);
+    try {
+      this.watcher = watch(dirname(this.path), { persistent: false }, (_event, file) => {
+        if (file && !String(file).startsWith(name)) return;
+        this.pin();
+        onChange();
+      });
+      this.watcher.on('error', () => undefined);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Opens the files rotated since the newest one held (oldest first) and the live one. */
+  pin(): void {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const newest = this.queue.length ? this.queue[this.queue.length - 1]!.ino : this.fd >= 0 ? this.ino : -1;
+      try {
+        if (statSync(this.path).ino === newest) return; // the usual case: no rotation since
+      } catch {
+        return; // between the rename and the new file
+      }
+      // the newest file held was the live one: its final size now counts
+      const last = this.queue[this.queue.length - 1];
+      if (last) {
+        const size = fstatSync(last.fd).size;
+        this.pinnedBytes += size - last.size;
+        last.size = size;
+      }
+      if (this.queue.length >= MAX_PINNED || this.pinnedBytes >= MAX_PINNED_BYTES) return;
+      // The files newer than the newest held, by name: after it in the rotation order (all if it is gone).
+      // A rotation under way shows as a snapshot that changed while the files were opened: again.
+      const snap = this.snapshot();
+      if (!snap) return;
+      const fresh = snap.slice(snap.findIndex((f) => f.ino === newest) + 1);
+      const opened: Pinned[] = [];
+      let ok = true;
+      for (const f of fresh) {
+        try {
+          const fd = openSync(f.name, 'r');
+          const st = fstatSync(fd);
+          opened.push({ fd, ino: st.ino, size: st.size });
+          if (st.ino !== f.ino) ok = false;
+        } catch {
+          ok = false;
+        }
+        if (!ok) break;
+      }
+      if (ok) {
+        const again = this.snapshot();
+        ok = !!again && again.length === snap.length && again.every((f, i) => f.ino === snap[i]!.ino && f.name === snap[i]!.name);
+      }
+      if (!ok) {
+        for (const o of opened) closeSync(o.fd);
+        continue;
+      }
+      if (this.fd < 0) {
+        const first = opened.shift()!;
+        this.fd = first.fd;
+        this.ino = first.ino;
+        this.offset = 0;
+      }
+      for (const o of opened) this.pinnedBytes += o.size;
+      this.queue.push(...opened);
+      return;
+    }
+  }
+
+  /** The log's files, oldest first, with their inodes (null without a live file). */
+  private snapshot(): { name: string; ino: number }[] | null {
+    const out: { name: string; ino: number }[] = [];
+    for (const name of logFiles(this.path)) {
+      try {
+        out.push({ name, ino: statSync(name).ino });
+      } catch {
+        if (name === this.path) return null; // between the rename and the new file
+      }
+    }
+    return out.length && out[out.length - 1]!.name === this.path ? out : null;
+  }
+
   /** The frames of the lines written since the last call (at most about `budget` bytes of them). */
   read(budget = 4 * READ_BYTES): Buffer[] {
     this.more = false;
+    this.pin();
     let left = budget;
-    for (let round = 0; round < 64 && !this.enc.stopped; round++) {
-      if (this.fd >= 0) {
-        const size = fstatSync(this.fd).size;
-        if (size < this.offset) this.offset = 0; // truncated
-        if (size > this.offset) {
-          const n = feedRange(this.fd, this.offset, size, this.enc, left);
-          this.offset += n;
-          left -= n;
-          if (left <= 0) {
-            this.more = true;
-            break;
-          }
+    for (let round = 0; round < 10_000 && this.fd >= 0 && !this.enc.stopped; round++) {
+      const size = fstatSync(this.fd).size;
+      if (size < this.offset) this.offset = 0; // truncated
+      if (size > this.offset) {
+        // a block at a time, pinning in between: rotations go on while this reads
+        const n = feedRange(this.fd, this.offset, size, this.enc, Math.min(left, READ_BYTES));
+        this.offset += n;
+        left -= n;
+        if (left <= 0) {
+          this.more = true;
+          break;
         }
-        if (!this.draining) {
-          let ino: number;
-          try {
-            ino = statSync(this.path).ino;
-          } catch {
-            break; // between the rename and the new file: the next call
-          }
-          if (ino === this.ino) break;
-          // Rotated: the shim wrote the old file's last line before the rename; read it to its end first.
-          const size2 = fstatSync(this.fd).size;
-          if (size2 > this.offset && lastLineEnd(this.fd, size2) > this.offset) continue;
-          this.queue.push(...this.rotatedAfter(this.ino));
-        }
-        closeSync(this.fd);
-        this.fd = -1;
+        this.pin();
+        if (n > 0 && this.offset < size) continue;
       }
-      const next = this.queue.shift();
-      if (next) {
-        this.draining = true;
-        this.fd = next.fd;
-        this.ino = next.ino;
-        this.offset = 0;
-        continue;
-      }
-      this.draining = false;
-      try {
-        this.fd = openSync(this.path, 'r');
-      } catch {
-        break;
-      }
-      this.ino = fstatSync(this.fd).ino;
+      if (!this.queue.length) break; // the live file, read to its last complete line
+      // A newer file exists, so this one is complete (the shim writes its last line before the rename).
+      const size2 = fstatSync(this.fd).size;
+      if (size2 > this.offset && lastLineEnd(this.fd, size2) > this.offset) continue;
+      closeSync(this.fd);
+      const next = this.queue.shift()!;
+      this.pinnedBytes -= next.size;
+      this.fd = next.fd;
+      this.ino = next.ino;
       this.offset = 0;
     }
     return this.enc.take();
   }
 
-  /** The rotated files newer than the one with inode `ino` (all of them if it is gone), opened, oldest first. */
-  private rotatedAfter(ino: number): { fd: number; ino: number }[] {
-    const names: string[] = [];
-    for (let i = 1; i <= 1000; i++) {
-      const name = `${this.path}.${i}`;
-      let st;
-      try {
-        st = statSync(name);
-      } catch {
-        break;
-      }
-      if (st.ino === ino) break;
-      names.unshift(name);
-    }
-    const out: { fd: number; ino: number }[] = [];
-    for (const name of names) {
-      try {
-        const fd = openSync(name, 'r');
-        out.push({ fd, ino: fstatSync(fd).ino });
-      } catch {
-        // rotated away meanwhile
-      }
-    }
-    return out;
-  }
-
   close(): void {
+    this.watcher?.close();
+    this.watcher = undefined;
     if (this.fd >= 0) closeSync(this.fd);
     this.fd = -1;
     for (const f of this.queue.splice(0)) closeSync(f.fd);

@@ -1,8 +1,6 @@
 import { ContainerPatterns, invalid, type WaitCondition } from '@berth/contracts';
 import { Controller, Delete, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
-import { type FSWatcher, watch } from 'node:fs';
 import type { ServerResponse } from 'node:http';
-import { basename, dirname } from 'node:path';
 import type { DockerRequest } from '../http/docker-request';
 import { parseBool, parseFilters, parseInteger, queryString } from '../http/query-params';
 import { responseSink } from '../http/response-sink';
@@ -16,6 +14,73 @@ import { HijackService } from './hijack.service';
 const SIGNAL = /^(SIG)?[A-Z0-9+-]+$|^\d+$/i;
 /** `logs`: encoded frames queued on the response before the reader waits for the client to take them. */
 const LOG_BACKLOG = 4 * 1024 * 1024;
+
+/** A wake-up for a loop that waits for changes: a poke between two waits is not missed. */
+class Wakeup {
+  private pending = false;
+  private resolve: (() => void) | undefined;
+
+  readonly poke = (): void => {
+    this.pending = true;
+    const r = this.resolve;
+    this.resolve = undefined;
+    r?.();
+  };
+
+  /** Forgets the pokes so far (the caller is about to look at everything). */
+  take(): void {
+    this.pending = false;
+  }
+
+  /** Until a poke (at once if one came since take()) or ms. */
+  async wait(ms: number): Promise<void> {
+    if (this.pending) return;
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((r) => {
+      this.resolve = r;
+      timer = setTimeout(r, ms);
+    });
+    clearTimeout(timer);
+    this.resolve = undefined;
+  }
+}
+
+/**
+ * `logs -f`: new lines as they are written, until the container stops, `until` passes or the client goes.
+ * Woken by inotify on the log's directory (writes, rotation) and by the exit; a slower poll stays as the
+ * fallback (missed events), at 50 ms when inotify is unavailable.
+ */
+async function followLog(
+  follower: LogFollower,
+  wake: Wakeup,
+  watching: boolean,
+  untilNano: bigint | null,
+  exit: () => Promise<unknown>,
+  sink: { readonly closed: boolean },
+  write: (chunks: Buffer[]) => Promise<void>,
+  res: ServerResponse,
+): Promise<void> {
+  const pollMs = watching ? 250 : 50;
+  let exited = false;
+  exit()
+    .then(
+      () => (exited = true),
+      () => (exited = true),
+    )
+    .finally(wake.poke);
+  res.once('close', wake.poke);
+  while (!sink.closed) {
+    const wasExited = exited;
+    wake.take();
+    await write(follower.read());
+    if (follower.stopped) break;
+    if (follower.more) continue;
+    // The shim writes the log before the exit is recorded: one more read after the exit drains it.
+    if (wasExited) break;
+    if (!exited) await wake.wait(untilNano !== null ? Math.min(pollMs, 50) : pollMs);
+    if (untilNano !== null && BigInt(Date.now()) * 1_000_000n > untilNano) break;
+  }
+}
 
 function parseTime(value: unknown, name: string): bigint | null {
   const v = queryString(value);
@@ -218,91 +283,28 @@ export class ContainersController {
         }
       }
     };
-    // The log as it is now, block by block; a small first block gets the client going sooner.
+    // With follow, the follower takes the live file over first and watches the directory at once: files
+    // rotated while the log so far is sent are held open, so no line is lost between the two.
     const reader = new LogReader(view.logPath, query);
-    let follower: LogFollower | undefined;
+    const up = view.state.status === 'running' || view.state.status === 'paused' || view.state.status === 'restarting';
+    const follower = follow && up ? reader.follow() : undefined;
+    const wake = new Wakeup();
+    const watching = follower?.watch(wake.poke) ?? false;
     try {
-      for (let c = reader.next(64 * 1024); c.length && !sink.closed; c = reader.next()) await write(c);
-      const up = view.state.status === 'running' || view.state.status === 'paused' || view.state.status === 'restarting';
-      if (follow && up && !sink.closed && !reader.stopped) follower = reader.follow();
-    } finally {
-      reader.close();
-    }
-    if (!follower) {
-      if (!sink.closed) res.end();
-      return;
-    }
-    try {
-      const exit = () => this.containers.wait(view.id, 'not-running', () => sink.closed);
-      await this.followLog(view.logPath, follower, query.untilNano, exit, sink, write, res);
-    } finally {
-      follower.close();
-    }
-    if (!sink.closed) res.end();
-  }
-
-  /** `logs -f`: new lines as they are written, until the container stops, `until` passes or the client goes. */
-  private async followLog(
-    logPath: string,
-    follower: LogFollower,
-    untilNano: bigint | null,
-    exit: () => Promise<unknown>,
-    sink: { readonly closed: boolean },
-    write: (chunks: Buffer[]) => Promise<void>,
-    res: ServerResponse,
-  ): Promise<void> {
-    // Woken by inotify on the log's directory (writes, rotation) and by the exit; a slower poll stays as
-    // the fallback (no inotify, missed events), at 50 ms when fs.watch is unavailable.
-    let dirty = false;
-    let wake: (() => void) | undefined;
-    const poke = () => {
-      dirty = true;
-      const w = wake;
-      wake = undefined;
-      w?.();
-    };
-    const logName = basename(logPath);
-    let watcher: FSWatcher | undefined;
-    try {
-      watcher = watch(dirname(logPath), { persistent: false }, (_event, name) => {
-        if (!name || String(name).startsWith(logName)) poke();
-      });
-      watcher.on('error', () => undefined);
-    } catch {
-      watcher = undefined;
-    }
-    const pollMs = watcher ? 250 : 50;
-    let exited = false;
-    exit()
-      .then(
-        () => (exited = true),
-        () => (exited = true),
-      )
-      .finally(poke);
-    res.once('close', poke);
-    try {
-      while (!sink.closed) {
-        const wasExited = exited;
-        dirty = false;
-        await write(follower.read());
-        if (follower.stopped) break;
-        if (follower.more) continue;
-        // The shim writes the log before the exit is recorded: one more read after the exit drains it.
-        if (wasExited) break;
-        if (!dirty && !exited) {
-          let timer: NodeJS.Timeout | undefined;
-          await new Promise<void>((r) => {
-            wake = r;
-            timer = setTimeout(r, untilNano !== null ? Math.min(pollMs, 50) : pollMs);
-          });
-          clearTimeout(timer);
-          wake = undefined;
-        }
-        if (untilNano !== null && BigInt(Date.now()) * 1_000_000n > untilNano) break;
+      try {
+        // The log as it is now, block by block; a small first block gets the client going sooner.
+        for (let c = reader.next(64 * 1024); c.length && !sink.closed; c = reader.next()) await write(c);
+      } finally {
+        reader.close();
+      }
+      if (follower && !sink.closed && !reader.stopped) {
+        const exit = () => this.containers.wait(view, 'not-running', () => sink.closed);
+        await followLog(follower, wake, watching, query.untilNano, exit, sink, write, res);
       }
     } finally {
-      watcher?.close();
+      follower?.close();
     }
+    if (!sink.closed) res.end();
   }
 
   @Get(':id/stats')
