@@ -62,6 +62,11 @@ export class ContainersService {
    */
   private readonly bodyCache = new Map<string, { containersGen: string; networkGen: string; validUntil: number; body: Buffer }>();
 
+  /** reference -> view, for the containers generation it was read at (see view()) */
+  private readonly viewCache = new Map<string, { gen: string; view: ContainerView }>();
+  /** reference -> inspect body, for the (containers, network) generations it was built at */
+  private readonly inspectCache = new Map<string, { gen: string; net: string; body: ReturnType<typeof toContainerInspect> }>();
+
   constructor(
     private readonly rpc: RpcClient,
     /** the services' pushed generations: a cache hit needs no request */
@@ -102,17 +107,36 @@ export class ContainersService {
     return { Id: reply.id, Warnings: reply.warnings ?? [] };
   }
 
-  view(id: string): Promise<ContainerView> {
-    return this.rpc.request<ContainerView>(ContainerPatterns.inspect, { id });
+  /**
+   * The container as the service has it. Kept per reference while the pushed containers generation
+   * stays (the service publishes a change before any reply that follows it, so a client never reads
+   * a view older than a reply it already has); asked again otherwise.
+   */
+  async view(id: string): Promise<ContainerView> {
+    const gen = this.watch.current('containers');
+    const hit = gen === undefined ? undefined : this.viewCache.get(id);
+    if (hit && hit.gen === gen) return hit.view;
+    const view = await this.rpc.request<ContainerView>(ContainerPatterns.inspect, { id });
+    if (gen !== undefined && gen === this.watch.current('containers')) remember(this.viewCache, id, { gen, view });
+    return view;
   }
 
-  async inspect(id: string) {
+  /** `GET /containers/{id}/json`, kept per reference for the pushed (containers, network) generations. */
+  async inspect(id: string): Promise<ReturnType<typeof toContainerInspect>> {
+    const gen = this.watch.current('containers');
+    const net = this.watch.current('network');
+    const hit = gen === undefined || net === undefined ? undefined : this.inspectCache.get(id);
+    if (hit && hit.gen === gen && hit.net === net) return hit.body;
     const view = await this.view(id);
     // The network service owns addresses and published ports; without it inspect still answers.
     const endpoints = await this.rpc
       .request<ContainerEndpointsReply>(NetworkPatterns.containerEndpoints, { containerId: view.id })
       .then((r) => r.endpoints, () => undefined);
-    return toContainerInspect(view, endpoints);
+    const body = toContainerInspect(view, endpoints);
+    if (endpoints && gen !== undefined && net !== undefined && gen === this.watch.current('containers') && net === this.watch.current('network')) {
+      remember(this.inspectCache, id, { gen, net, body });
+    }
+    return body;
   }
 
   /** Docker's SizeRw (the writable layer) and SizeRootFs (that plus the image). */
@@ -377,4 +401,12 @@ export class ContainersService {
   execResize(execId: string, h: number, w: number) {
     return this.rpc.request(ContainerPatterns.execResize, { execId, h, w });
   }
+}
+
+/** Bounded caches: dropped whole past this many references (they refill on the next reads). */
+const READ_CACHE_MAX = 2000;
+
+function remember<V>(cache: Map<string, V>, key: string, value: V): void {
+  if (cache.size >= READ_CACHE_MAX) cache.clear();
+  cache.set(key, value);
 }
