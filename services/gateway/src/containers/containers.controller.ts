@@ -218,12 +218,13 @@ export class ContainersController {
   async wait(@Param('id') id: string, @Req() req: DockerRequest, @Res() res: ServerResponse): Promise<void> {
     const condition = (queryString(req.query.condition) || 'not-running') as WaitCondition;
     if (!['not-running', 'next-exit', 'removed'].includes(condition)) throw invalid(`invalid condition: "${condition}"`);
-    await this.containers.view(id);
+    const view = await this.containers.view(id);
     res.writeHead(200, { 'Content-Type': 'application/json' });
     res.flushHeaders();
     const sink = responseSink(req, res);
     try {
-      const reply = await this.containers.wait(id, condition, () => sink.closed);
+      // Sent before the client can have the headers (so before its start): the service sees the wait first.
+      const reply = await this.containers.wait(view, condition, () => sink.closed);
       if (!sink.closed) res.end(`${JSON.stringify({ Error: reply.error ? { Message: reply.error } : null, StatusCode: reply.statusCode })}\n`);
     } catch (e) {
       const err = DomainError.from(e);
