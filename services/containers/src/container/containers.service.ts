@@ -61,6 +61,8 @@ export class ContainersService {
   private readonly shimReady = new Map<string, Promise<number>>();
   /** none/host: the lease create records in the background; the removal's release waits for it */
   private readonly leasing = new Map<string, Promise<unknown>>();
+  /** none/host containers whose lease this process has recorded (or is recording) */
+  private readonly leased = new Set<string>();
   /** exits being auto-removed (runtime first, then one commit): a second report of the same exit waits */
   private readonly autoRemoving = new Map<string, Promise<void>>();
   /** user-driven stops in flight: their exit must not trigger the restart policy */
@@ -171,24 +173,22 @@ export class ContainersService {
     } finally {
       release();
     }
-    // Leases from create on (aliases and addresses as NetworkingConfig asks); ports are published at start.
-    const allocated = this.allocateEndpoints(id, name, primary, req.networkingConfig).catch((e: Error) => {
-      this.logger.warn(`networks of ${id.slice(0, 12)}: ${e.message}`);
-      return null;
-    });
     // The shim is spawned from create on, so a client can attach before start (docker run does); the
     // reply does not wait for it: attach and start do (ensureShim), and a failure here is reported by
     // start, which tries again. On `none` and `host` (and another container's namespace) the spec
-    // needs no address: the shim spawns at once and the lease is recorded in the background (the
-    // removal waits for it); a bridge network's lease is part of create.
+    // needs no address: the shim spawns at once, and the lease is recorded after the first start (as
+    // dockerd connects them at start; see leaseAfterStart). A bridge network's leases (aliases and
+    // addresses as NetworkingConfig asks) are part of create; its ports are published at start.
     const state = this.registry.get(id)!;
-    const independent = primary === null || primary === 'none' || primary === 'host';
     const spawnLogged = (p: Promise<number>) => void p.catch((e: Error) => this.logger.warn(`create runtime for ${id.slice(0, 12)}: ${e.message}`));
-    if (independent) {
+    if (!hasOwnBridge(state)) {
       spawnLogged(this.ensureShim(state, []));
-      if (primary !== null) this.track(this.leasing, id, allocated);
     } else {
-      spawnLogged(this.ensureShim(state, await allocated));
+      const allocated = await this.allocateEndpoints(id, name, primary, req.networkingConfig).catch((e: Error) => {
+        this.logger.warn(`networks of ${id.slice(0, 12)}: ${e.message}`);
+        return null;
+      });
+      spawnLogged(this.ensureShim(state, allocated));
     }
     return { id, warnings: normalized.warnings };
   }
@@ -257,6 +257,21 @@ export class ContainersService {
       if (this.shimReady.get(state.id) === spawning) this.shimReady.delete(state.id);
     });
     return spawning;
+  }
+
+  /**
+   * none/host: the endpoint is recorded once the container has started (the network's "connect" event
+   * after "start"), in the background; the removal's release waits for it. Idempotent per container.
+   */
+  private leaseAfterStart(c: ContainerState): void {
+    const primary = primaryNetworkOf(c.hostConfig.NetworkMode);
+    if (primary === null || hasOwnBridge(c) || this.leased.has(c.id)) return;
+    this.leased.add(c.id);
+    const lease = this.network.connect({ containerId: c.id, containerName: c.name, network: primary, aliases: [], publish: false }).catch((e: Error) => {
+      this.leased.delete(c.id);
+      this.logger.warn(`network lease of ${c.id.slice(0, 12)}: ${e.message}`);
+    });
+    this.track(this.leasing, c.id, lease);
   }
 
   /** Keeps `p` in `map` under `id` until it settles. */
@@ -342,6 +357,7 @@ export class ContainersService {
       const started = await this.runtime.start(c.id);
       this.shimReady.delete(c.id);
       await this.registry.record(c.id, { type: 'RecordStarted', pid: started.pid, startedAt: started.startedAt, restart }, actor);
+      this.leaseAfterStart(c);
     } catch (e) {
       this.shimReady.delete(c.id);
       const error = DomainError.from(e);
@@ -654,7 +670,10 @@ export class ContainersService {
     const primary = primaryNetworkOf(c.hostConfig.NetworkMode);
     if (primary === null) return Promise.resolve();
     const release = (this.leasing.get(c.id) ?? Promise.resolve())
-      .then(() => this.network.disconnectAll(c.id))
+      .then(() => {
+        this.leased.delete(c.id);
+        return this.network.disconnectAll(c.id);
+      })
       .then(() => undefined, (e: Error) => this.logger.warn(`network release of ${c.id.slice(0, 12)}: ${e.message}`));
     return hasOwnBridge(c) ? release : Promise.resolve();
   }
