@@ -48,6 +48,24 @@ export interface Projection {
    * in memory, so the projection need not read it back. Without it, apply() runs per envelope.
    */
   applyAppend?(manager: EntityManager, events: readonly EventEnvelope[], hint: unknown): Promise<void>;
+  /**
+   * Optional, with applyAppend: this projection's writes for one append as a single data-modifying
+   * statement (INSERT/UPDATE/DELETE, no RETURNING) that the event store runs inside the append's own
+   * statement, so the whole append is one round trip. `events` are the ones about to be inserted, with
+   * their versions; `param(value)` adds a bind parameter and returns its placeholder (cast it);
+   * `guard` is an SQL condition that holds only when the events were inserted: the statement must
+   * require it. Return null to take the transaction path instead.
+   */
+  appendStatement?(events: readonly PendingEvent[], hint: unknown, param: (value: unknown) => string, guard: string): string | null;
+}
+
+/** An event of an append before it is stored (appendStatement). */
+export interface PendingEvent {
+  readonly streamId: string;
+  readonly version: number;
+  readonly type: string;
+  readonly schemaVersion: number;
+  readonly data: unknown;
 }
 
 export interface AppendOptions {

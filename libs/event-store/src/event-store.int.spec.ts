@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DomainError, ErrorCode, type EventEnvelope } from '@berth/contracts';
 import { waitFor } from '@berth/testing';
-import { START } from './api';
+import { type Projection, START } from './api';
 import { ConcurrencyError } from './event-store';
 import { createDataSource, runMigrations } from './migrations';
 import { markProcessed } from './processed-events';
@@ -286,6 +286,65 @@ describe('EventStore (Postgres)', () => {
       const [{ n }]: { n: number }[] = await t.dataSource.query('SELECT count(*)::int AS n FROM volumes.events');
       assert.equal(result.events, n);
       assert.deepEqual(await viewRows(), live);
+    });
+  });
+
+  describe('one-statement appends (Projection.appendStatement)', () => {
+    // A projection that can write inside the append's statement: per stream, how many marks and the
+    // last version; `limit` (a CHECK) lets a test make its write fail.
+    let applied = 0;
+    const marks: Projection = {
+      name: 'marks',
+      tables: ['volumes.marks'],
+      handles: ['Marked'],
+      async apply() {
+        applied++;
+      },
+      async applyAppend() {
+        applied++;
+      },
+      appendStatement(events, hint, param, guard) {
+        const start = hint as number;
+        return `INSERT INTO volumes.marks (stream_id, n, last_version)
+          SELECT ${param(events[0]!.streamId)}::text, ${param(start + events.length)}::int, ${param(events[events.length - 1]!.version)}::int
+          WHERE ${guard}
+          ON CONFLICT (stream_id) DO UPDATE SET n = EXCLUDED.n, last_version = EXCLUDED.last_version`;
+      },
+    };
+    const mark = { type: 'Marked', schemaVersion: 1, data: {} };
+    const row = async (stream: string) =>
+      ((await t.dataSource.query(`SELECT n, last_version FROM volumes.marks WHERE stream_id = $1`, [stream])) as { n: number; last_version: number }[])[0];
+    before(async () => {
+      await t.dataSource.query(`CREATE TABLE volumes.marks (stream_id text PRIMARY KEY, n int NOT NULL CHECK (n < 100), last_version int NOT NULL)`);
+      t.store.registerProjection(marks);
+    });
+
+    it('stores the events and the projection in one statement', async () => {
+      const r = await t.store.append('mark:a', 0, [mark, mark], { projectionHints: { marks: 0 } });
+      assert.equal(r.nextExpectedVersion, 2);
+      assert.deepEqual(r.envelopes.map((e) => e.version), [1, 2]);
+      assert.equal(applied, 0, 'no apply/applyAppend: the statement did the write');
+      assert.deepEqual(await row('mark:a'), { n: 2, last_version: 2 });
+      await t.store.append('mark:a', 2, [mark], { projectionHints: { marks: 2 }, durable: false });
+      assert.deepEqual(await row('mark:a'), { n: 3, last_version: 3 });
+    });
+
+    it('writes neither events nor projection when the version is stale', async () => {
+      await assert.rejects(t.store.append('mark:a', 1, [mark], { projectionHints: { marks: 1 } }), ConcurrencyError);
+      assert.equal((await t.store.readStream('mark:a')).length, 3);
+      assert.deepEqual(await row('mark:a'), { n: 3, last_version: 3 });
+    });
+
+    it('appends nothing when the projection statement fails', async () => {
+      await assert.rejects(t.store.append('mark:b', 0, [mark], { projectionHints: { marks: 500 } }), /check constraint/);
+      assert.deepEqual(await t.store.readStream('mark:b'), []);
+      assert.equal(await row('mark:b'), undefined);
+    });
+
+    it('takes the transaction path without a hint', async () => {
+      await t.store.append('mark:c', 0, [mark]);
+      assert.equal(applied, 1, 'apply ran');
+      assert.equal(await row('mark:c'), undefined);
     });
   });
 

@@ -7,6 +7,7 @@ import {
   type Checkpoint,
   type EventStoreApi,
   type ExpectedVersion,
+  type PendingEvent,
   type Projection,
   type ReadAllOptions,
   type ReadAllResult,
@@ -113,10 +114,13 @@ export class EventStore implements EventStoreApi {
       if (expectedVersion !== 'any' && expectedVersion !== current) throw new ConcurrencyError(streamId, expectedVersion, current);
       return { nextExpectedVersion: current, envelopes: [] };
     }
-    // Our own transaction: BEGIN, one INSERT that checks the version itself, the inline projections,
-    // COMMIT (four round trips; the savepoint dance is only needed inside a caller's transaction).
+    // One statement when every projection concerned can write inside it (one round trip, its own
+    // implicit transaction); else our own transaction: BEGIN, one INSERT that checks the version itself,
+    // the inline projections, COMMIT (the savepoint dance is only needed inside a caller's transaction).
     for (let attempt = 1; ; attempt++) {
       try {
+        const single = this.singleStatement(streamId, expectedVersion, events, options);
+        if (single) return await this.appendSingle(given ?? this.dataSource.manager, single);
         return await (given ?? this.dataSource.manager).transaction((manager) => this.appendChecked(manager, streamId, expectedVersion, events, options));
       } catch (error) {
         if (!isUniqueViolation(error, STREAM_VERSION_CONSTRAINT) && !(error instanceof StaleVersion)) throw error;
@@ -125,6 +129,64 @@ export class EventStore implements EventStoreApi {
         throw new ConcurrencyError(streamId, expectedVersion === 'any' ? actual - 1 : expectedVersion, actual);
       }
     }
+  }
+
+  /**
+   * The append as one statement: the checked INSERT as a CTE, each concerned projection's
+   * appendStatement as a further CTE guarded on it. Null when that is not possible (an 'any' append,
+   * a projection without appendStatement or without its hint).
+   */
+  private singleStatement(
+    streamId: string,
+    expectedVersion: ExpectedVersion,
+    events: readonly DomainEvent[],
+    options: AppendOptions,
+  ): { sql: string; params: unknown[] } | null {
+    if (expectedVersion === 'any') return null;
+    const hints = options.projectionHints;
+    const pending: PendingEvent[] = events.map((e, i) => ({
+      streamId,
+      version: expectedVersion + i + 1,
+      type: e.type,
+      schemaVersion: e.schemaVersion,
+      data: e.data ?? null,
+    }));
+    const params: unknown[] = [streamId, expectedVersion, options.actor ? JSON.stringify(options.actor) : null];
+    const param = (value: unknown) => {
+      params.push(value);
+      return `$${params.length}`;
+    };
+    const tuples = events.map(
+      (event, i) => `(${param(randomUUID())}::uuid, ${i + 1}, ${param(event.type)}::text, ${param(event.schemaVersion)}::int, ${param(JSON.stringify(event.data ?? null))}::jsonb)`,
+    );
+    const writes: string[] = [];
+    for (const projection of this.inline) {
+      const handled = pending.filter((e) => projection.handles.includes(e.type));
+      if (!handled.length) continue;
+      if (!projection.appendStatement || !hints || !Object.prototype.hasOwnProperty.call(hints, projection.name)) return null;
+      const sql = projection.appendStatement(handled, hints[projection.name], param, 'EXISTS (SELECT 1 FROM ins)');
+      if (sql === null) return null;
+      writes.push(`p${writes.length} AS (${sql})`);
+    }
+    const relaxed = options.durable === false ? `, (SELECT set_config('synchronous_commit', 'off', true)) AS cfg` : '';
+    const sql = `WITH cur AS (SELECT coalesce(max(version), 0)::int AS v FROM ${this.table('events')} WHERE stream_id = $1),
+       ins AS (
+         INSERT INTO ${this.table('events')} (event_id, stream_id, version, type, schema_version, data, actor)
+         SELECT x.event_id, $1, cur.v + x.ord, x.type, x.schema_version, x.data, $3::jsonb
+         FROM cur${relaxed}, (VALUES ${tuples.join(', ')}) AS x(event_id, ord, type, schema_version, data)
+         WHERE cur.v = $2::int
+         ORDER BY x.ord
+         RETURNING ${EVENT_COLUMNS}
+       )${writes.length ? `, ${writes.join(', ')}` : ''}
+       SELECT * FROM ins`;
+    return { sql, params };
+  }
+
+  private async appendSingle(manager: EntityManager, single: { sql: string; params: unknown[] }): Promise<AppendResult> {
+    const rows: EventRow[] = await manager.query(single.sql, single.params);
+    if (rows.length === 0) throw new StaleVersion();
+    const envelopes = rows.sort((a, b) => a.version - b.version).map((r) => toEnvelope(this.service, r));
+    return { nextExpectedVersion: envelopes[envelopes.length - 1]!.version, envelopes };
   }
 
   /** INSERT … SELECT over the stream's current version, inserting nothing when it is not the expected one. */

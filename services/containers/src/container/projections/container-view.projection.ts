@@ -1,5 +1,5 @@
 import type { ContainerEvent, EventEnvelope } from '@berth/contracts';
-import type { Projection } from '@berth/event-store';
+import type { PendingEvent, Projection } from '@berth/event-store';
 import type { EntityManager } from 'typeorm';
 import { type ContainerState, evolve } from '../container.decider';
 
@@ -22,6 +22,20 @@ export const containerViewProjection: Projection = {
   name: 'container_view',
   tables: [CONTAINER_VIEW_TABLE],
   handles: CONTAINER_EVENT_TYPES,
+  /** The same write as applyAppend, as one statement inside the append's (see Projection.appendStatement). */
+  appendStatement(events: readonly PendingEvent[], hint: unknown, param: (value: unknown) => string, guard: string): string {
+    const id = events[0]!.streamId.slice('container:'.length);
+    const state = events.reduce(
+      (s, e) => evolve(s, { type: e.type, data: e.data, schemaVersion: e.schemaVersion } as ContainerEvent),
+      (hint ?? null) as ContainerState | null,
+    );
+    if (!state) return `DELETE FROM ${CONTAINER_VIEW_TABLE} WHERE id = ${param(id)}::text AND ${guard}`;
+    return `INSERT INTO ${CONTAINER_VIEW_TABLE} (id, name, image, status, created_at, state, version)
+      SELECT ${param(id)}::text, ${param(state.name)}::text, ${param(state.image)}::text, ${param(state.status)}::text,
+        ${param(state.created)}::timestamptz, ${param(JSON.stringify(state))}::jsonb, ${param(events[events.length - 1]!.version)}::int
+      WHERE ${guard}
+      ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, status = EXCLUDED.status, state = EXCLUDED.state, version = EXCLUDED.version`;
+  },
   /** hint: the container's state before this append (the registry's), so nothing is read back. */
   async applyAppend(manager: EntityManager, envelopes: readonly EventEnvelope[], hint: unknown): Promise<void> {
     const id = envelopes[0]!.streamId.slice('container:'.length);
