@@ -49,9 +49,9 @@ export class DockerEventsRepository {
          INSERT INTO gateway.docker_events (event_id, time_nano, type, action, actor_id, attributes, scope, service, position)
          VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9)
          ON CONFLICT (event_id) DO NOTHING
-         RETURNING event_id
+         RETURNING event_id, type
        )
-       SELECT pg_notify('${DOCKER_EVENTS_CHANNEL}', event_id::text) FROM inserted`,
+       SELECT pg_notify('${DOCKER_EVENTS_CHANNEL}', type || ':' || event_id::text) FROM inserted`,
       [
         event.eventId,
         event.timeNano.toString(),

@@ -14,6 +14,7 @@ export type LiveListener = (event: StoredDockerEvent) => void;
 export class LiveDockerEvents implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('live-events');
   private readonly listeners = new Set<LiveListener>();
+  private readonly typeListeners = new Set<(type: string) => void>();
   private client?: Client;
   private closed = false;
   private reconnectTimer?: NodeJS.Timeout;
@@ -33,8 +34,15 @@ export class LiveDockerEvents implements OnModuleInit, OnModuleDestroy {
     this.closed = true;
     clearTimeout(this.reconnectTimer);
     this.listeners.clear();
+    this.typeListeners.clear();
     await this.client?.end().catch(() => undefined);
     await this.chain;
+  }
+
+  /** Only the Docker type (container, image, network, volume) of each new event; no row is read for these. */
+  subscribeTypes(listener: (type: string) => void): () => void {
+    this.typeListeners.add(listener);
+    return () => this.typeListeners.delete(listener);
   }
 
   subscribe(listener: LiveListener): () => void {
@@ -74,8 +82,15 @@ export class LiveDockerEvents implements OnModuleInit, OnModuleDestroy {
   }
 
   private onNotification(message: Notification): void {
-    const eventId = message.payload;
-    if (message.channel !== DOCKER_EVENTS_CHANNEL || !eventId || this.listeners.size === 0) return;
+    if (message.channel !== DOCKER_EVENTS_CHANNEL || !message.payload) return;
+    // "<type>:<event id>": type listeners need no read of the row.
+    const colon = message.payload.indexOf(':');
+    const eventId = colon < 0 ? message.payload : message.payload.slice(colon + 1);
+    if (colon > 0) {
+      const type = message.payload.slice(0, colon);
+      for (const listener of [...this.typeListeners]) listener(type);
+    }
+    if (!eventId || this.listeners.size === 0) return;
     this.chain = this.chain
       .then(async () => {
         const event = await this.repository.findById(eventId);

@@ -25,8 +25,8 @@ export class ImageResolveCache implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    this.live.subscribe((event) => {
-      if (event.type === 'image') this.invalidate();
+    this.live.subscribeTypes((type) => {
+      if (type === 'image') this.invalidate();
     });
   }
 
