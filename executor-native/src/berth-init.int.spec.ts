@@ -317,3 +317,58 @@ describe('berth-init (root, real kernel)', { skip }, () => {
     }
   });
 });
+
+describe('berth-init net-attach (root, real kernel)', { skip }, () => {
+  // A bridge and a process in a network namespace of its own, both made here and removed after.
+  const bridge = `btna${process.pid % 100000}`;
+  const hostVeth = `vbna${process.pid % 100000}`;
+  let holder: { pid: number; kill: () => void } | undefined;
+  const inNs = (args: string[]) => execFileSync('nsenter', [`--net=/proc/${holder!.pid}/ns/net`, '--', 'ip', ...args], { encoding: 'utf8' });
+
+  before(async () => {
+    execFileSync('ip', ['link', 'add', bridge, 'type', 'bridge']);
+    execFileSync('ip', ['addr', 'add', '10.213.7.1/24', 'dev', bridge]);
+    execFileSync('ip', ['link', 'set', bridge, 'up']);
+    const { spawn } = await import('node:child_process');
+    const child = spawn('unshare', ['-n', 'sleep', '60'], { stdio: 'ignore' });
+    holder = { pid: child.pid!, kill: () => child.kill('SIGKILL') };
+    // unshare execs sleep in the new namespace: wait until it is no longer ours
+    for (let i = 0; i < 100; i++) {
+      const theirs = execFileSync('readlink', [`/proc/${holder.pid}/ns/net`], { encoding: 'utf8' });
+      const mine = execFileSync('readlink', ['/proc/self/ns/net'], { encoding: 'utf8' });
+      if (theirs !== mine) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  });
+  after(() => {
+    holder?.kill();
+    try {
+      execFileSync('ip', ['link', 'del', hostVeth], { stdio: 'ignore' });
+    } catch {
+      // gone with the namespace
+    }
+    execFileSync('ip', ['link', 'del', bridge]);
+  });
+
+  it('creates the veth with its peer inside, on the bridge, addressed and routed; refuses bad input', async () => {
+    const { netAttach } = await import('./native');
+    await netAttach({ pid: holder!.pid, hostVeth, bridge, ifname: 'eth0', mac: '02:42:0a:d5:07:02', ip: '10.213.7.2', prefix: 24, gateway: '10.213.7.1' });
+    assert.match(execFileSync('ip', ['-o', 'link', 'show', hostVeth], { encoding: 'utf8' }), new RegExp(`master ${bridge} .*state (UP|LOWERLAYERDOWN)|master ${bridge}`));
+    assert.match(inNs(['-o', 'addr', 'show', 'dev', 'eth0']), /inet 10\.213\.7\.2\/24 brd 10\.213\.7\.255/);
+    assert.match(inNs(['-o', 'link', 'show', 'dev', 'eth0']), /link\/ether 02:42:0a:d5:07:02/);
+    assert.match(inNs(['-o', 'link', 'show', 'dev', 'lo']), /UP/);
+    assert.match(inNs(['route', 'show', 'default']), /default via 10\.213\.7\.1 dev eth0/);
+    // a second network keeps the first one's default route
+    await netAttach({ pid: holder!.pid, hostVeth: `${hostVeth}b`, bridge, ifname: 'eth1', mac: '02:42:0a:d5:07:03', ip: '10.213.7.3', prefix: 24, gateway: '10.213.7.1' });
+    assert.match(inNs(['route', 'show', 'default']), /default via 10\.213\.7\.1 dev eth0/);
+    await assert.rejects(
+      netAttach({ pid: holder!.pid, hostVeth: `${hostVeth}c`, bridge, ifname: 'eth2', mac: 'zz', ip: '10.213.7.4', prefix: 24, gateway: '10.213.7.1' }),
+      /invalid MAC address zz/,
+    );
+    await assert.rejects(
+      netAttach({ pid: holder!.pid, hostVeth, bridge, ifname: 'eth3', mac: '02:42:0a:d5:07:05', ip: '10.213.7.5', prefix: 24, gateway: '10.213.7.1' }),
+      /RTM_NEWLINK veth|File exists/,
+    );
+    execFileSync('ip', ['link', 'del', `${hostVeth}b`]);
+  });
+});

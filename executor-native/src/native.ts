@@ -261,6 +261,24 @@ export const cgroup = {
     cli(['cgroup', 'stats', path, ...(pid ? [String(pid)] : [])]) as Promise<CgroupStats>,
 };
 
+/**
+ * A bridge endpoint over rtnetlink in one berth-init process (netlink.c): veth with its peer created in
+ * /proc/<pid>/ns/net as `ifname`, host end on `bridge` and up; inside lo and `ifname` up, the address,
+ * a default route via `gateway` unless one exists.
+ */
+export async function netAttach(a: {
+  pid: number;
+  hostVeth: string;
+  bridge: string;
+  ifname: string;
+  mac: string;
+  ip: string;
+  prefix: number;
+  gateway: string;
+}): Promise<void> {
+  await cli(['net-attach', String(a.pid), a.hostVeth, a.bridge, a.ifname, a.mac, a.ip, String(a.prefix), a.gateway]);
+}
+
 /** Compiles the default profile (or `profile`) for a capability set into raw BPF at `out`. */
 export async function compileSeccomp(out: string, caps: string[], profile?: string): Promise<void> {
   await cli(['seccomp-compile', out, '--caps', caps.join(','), ...(profile ? ['--profile', profile] : [])]);

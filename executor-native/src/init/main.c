@@ -5,6 +5,7 @@
 #include "../runtime/config.h"
 #include "../runtime/container.h"
 #include "../runtime/error.h"
+#include "../runtime/netlink.h"
 #include "../runtime/runtime.h"
 #include "../runtime/sys_ops.h"
 
@@ -364,6 +365,23 @@ int main(int argc, char **argv)
 		return mode_cgroup(argc - 2, argv + 2);
 	if (strcmp(argv[1], "seccomp-compile") == 0)
 		return mode_seccomp_compile(argc - 2, argv + 2);
+	if (strcmp(argv[1], "net-attach") == 0) {
+		/* net-attach <pid> <host-veth> <bridge> <ifname> <mac> <ip> <prefix> <gateway> */
+		if (argc != 10)
+			return failf("net", "usage", "net-attach", EINVAL,
+				     "usage: berth-init net-attach <pid> <host-veth> <bridge> <ifname> <mac> <ip> <prefix> <gateway>"),
+			       cli_fail();
+		struct net_attach_spec spec = {
+			.pid = (pid_t)atoi(argv[2]), .host_veth = argv[3], .bridge = argv[4], .ifname = argv[5],
+			.mac = argv[6], .ip = argv[7], .prefix = atoi(argv[8]), .gateway = argv[9],
+		};
+		if (spec.pid <= 0)
+			return failf("net", "parse", argv[2], EINVAL, "invalid pid %s", argv[2]), cli_fail();
+		if (net_attach(&spec) < 0)
+			return cli_fail();
+		printf("{\"ok\":true}\n");
+		return 0;
+	}
 	fprintf(stderr, "berth-init: unknown mode %s\n", argv[1]);
 	return 2;
 }
