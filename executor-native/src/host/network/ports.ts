@@ -70,6 +70,7 @@ export async function publishPorts(
   const comment = `ep:${checkId(endpoint.endpointId)}`;
   await ensureTable(table);
   await deleteRulesByComment(table, 'ports', comment);
+  rulesByTable.get(table)?.delete(comment);
   if (ports.length === 0) return { ports: [] };
   if (endpoint.driver !== 'bridge') {
     throw new DomainError(ErrorCode.InvalidArgument, `ports can only be published on bridge networks`);
@@ -107,9 +108,34 @@ export async function publishPorts(
       `add rule inet ${table} ports ${p.hostIp !== '0.0.0.0' ? `ip daddr ${p.hostIp} ` : ''}${p.proto} dport ${p.hostPort} dnat ip to ${targetIp}:${p.containerPort} comment "${comment}"`,
   );
   await nft(lines.join('\n') + '\n');
+  (await endpointsWithRules(table))?.add(comment);
   return { ports: result };
 }
 
 export async function unpublishPorts(table: string, endpointId: string): Promise<{ removed: number }> {
-  return { removed: await deleteRulesByComment(checkTable(table), 'ports', `ep:${checkId(endpointId)}`) };
+  const comment = `ep:${checkId(endpointId)}`;
+  // Most endpoints never published anything: no `nft` process for them.
+  const known = await endpointsWithRules(checkTable(table));
+  if (known && !known.has(comment)) return { removed: 0 };
+  const removed = await deleteRulesByComment(table, 'ports', comment);
+  known?.delete(comment);
+  return { removed };
+}
+
+/**
+ * Per table, the endpoint comments that have rules in its `ports` chain: read from nft once, then kept
+ * by this process's own publishes and deletes (the executor is the only writer of its node's tables).
+ * undefined when the chain cannot be read (then every unpublish asks nft).
+ */
+const rulesByTable = new Map<string, Set<string>>();
+async function endpointsWithRules(table: string): Promise<Set<string> | undefined> {
+  let known = rulesByTable.get(table);
+  if (known) return known;
+  try {
+    known = new Set((await listRules(table, 'ports')).map((r) => r.comment).filter((c): c is string => !!c));
+  } catch {
+    return undefined;
+  }
+  rulesByTable.set(table, known);
+  return known;
 }
