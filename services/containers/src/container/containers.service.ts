@@ -741,8 +741,11 @@ export class ContainersService {
     const c = this.registry.resolve(ref);
     if (c.status === 'removing' || c.status === 'dead') throw conflict(`container ${c.id} is marked for removal`);
     if (c.status === 'paused') throw conflict(`You cannot attach to a paused container, unpause it first`);
-    if (c.status === 'exited' || c.status === 'created') await this.ensureShim(c);
-    await this.registry.record(c.id, { type: 'RecordAttached' }, actor);
+    // The attach is recorded while the shim comes up (create answered before its spawn finished).
+    await Promise.all([
+      c.status === 'exited' || c.status === 'created' ? this.ensureShim(c) : undefined,
+      this.registry.record(c.id, { type: 'RecordAttached' }, actor),
+    ]);
     return {
       id: c.id,
       tty: !!c.config.Tty,
