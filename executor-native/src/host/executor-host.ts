@@ -3,6 +3,7 @@ import { containerPaths, ExecutorJob } from '@berth/contracts';
 import { createExecutorWorker, publishObservation, redisOptionsFromUrl } from '@berth/messaging';
 import { Logger } from '@nestjs/common';
 import Redis from 'ioredis';
+import { DYNMODS_MOUNTPOINT, favorCgroupDynmods } from './cgroup-dynmods';
 import { ContainerRuntime, type Publish } from './containers/container-runtime';
 import { imageHandlers } from './images';
 import { networkJobHandlers } from './network';
@@ -37,6 +38,11 @@ export async function startExecutorHost(config: BerthConfig): Promise<ExecutorHo
       observedAt: new Date().toISOString(),
     });
   };
+  if (config['cgroup-favor-dynmods']) {
+    const favored = await favorCgroupDynmods();
+    if (favored === 'mounted') logger.log(`cgroup migrations: favordynmods on (${DYNMODS_MOUNTPOINT})`);
+    else if (favored !== 'already') logger.warn(`cgroup migrations stay slow: favordynmods unavailable (${favored.unsupported})`);
+  }
   const containers = new ContainerRuntime(config['data-root'], publish, logger);
   const streams = await startStreamServer(config['exec-root'], containers, logger); // docker cp/export/diff bytes
   const reconcile = () =>

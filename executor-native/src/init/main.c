@@ -25,6 +25,21 @@
 
 #define EXIT_SETUP 125
 
+/* BERTH_INIT_TIMING=<file>: one line per setup step (microseconds since berth-init started), appended. */
+#include <time.h>
+static FILE *timing;
+static struct timespec t_start;
+static void mark(const char *what)
+{
+	if (!timing)
+		return;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	long us = (now.tv_sec - t_start.tv_sec) * 1000000L + (now.tv_nsec - t_start.tv_nsec) / 1000;
+	fprintf(timing, "%d %s %ld\n", (int)getpid(), what, us);
+	fflush(timing);
+}
+
 static int sync_fd = 3;
 
 static void stage_name(const char *name)
@@ -119,11 +134,13 @@ static int mode_run(const char *bundle)
 	}
 	if (config_load("config.json", &c) < 0)
 		die_sync();
+	mark("config");
 	umask(0);
 	stage_name("berth-init:ns");
 	/* The cgroup join (cgroup v1: an RCU grace period, 7-10 ms) runs here in P while C mounts. */
 	if (container_parent_setup_deferred(&c) < 0)
 		die_sync();
+	mark("parent-setup");
 	int joined[2] = {-1, -1};
 	if (c.cgroups_path && pipe2(joined, O_CLOEXEC) < 0) {
 		fail("cgroup", "pipe2", "joined pipe", errno);
@@ -142,6 +159,7 @@ static int mode_run(const char *bundle)
 			kill(pid, SIGKILL);
 			die_sync();
 		}
+		mark("joined");
 		_exit(0);
 	}
 	if (joined[1] >= 0)
@@ -151,8 +169,10 @@ static int mode_run(const char *bundle)
 	stage_name("berth-init:mnt");
 	setup_terminal(&c.process);
 	struct resolved_user u;
+	mark("child");
 	if (container_child_setup(&c, &u) < 0)
 		die_sync();
+	mark("child-setup");
 	const char *const *env = container_env(&c.process, &u);
 	if (sync_send(sync_fd, "{\"type\":\"ready\"}") < 0)
 		_exit(EXIT_SETUP);
@@ -342,6 +362,10 @@ static int mode_seccomp_compile(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	clock_gettime(CLOCK_MONOTONIC, &t_start);
+	const char *tpath = getenv("BERTH_INIT_TIMING");
+	if (tpath && *tpath)
+		timing = fopen(tpath, "ae");
 	const char *fdenv = getenv("BERTH_SYNC_FD");
 	if (fdenv)
 		sync_fd = atoi(fdenv);

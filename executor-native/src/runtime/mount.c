@@ -266,6 +266,9 @@ static int cgroup_mounts_setup(const struct container_config *c)
 			v2 = 1;
 			continue;
 		}
+		/* the executor's empty favordynmods hierarchy is a host knob, not a view for containers */
+		if (strcmp(a + 1, "name=berth_dynmods") == 0)
+			continue;
 		snprintf(names[n++], sizeof names[0], "%s", a + 1);
 		v1 = 1;
 	}

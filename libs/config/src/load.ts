@@ -39,6 +39,7 @@ const ENV_KEYS: Record<string, { key: string; kind: 'string' | 'list' | 'bool' |
   BERTH_NAMESPACE: { key: 'namespace', kind: 'string' },
   BERTH_ALLOW_INSECURE_TCP: { key: 'allow-insecure-tcp', kind: 'bool' },
   BERTH_RPC_TIMEOUT_MS: { key: 'rpc-timeout-ms', kind: 'int' },
+  BERTH_CGROUP_FAVOR_DYNMODS: { key: 'cgroup-favor-dynmods', kind: 'bool' },
   BERTH_INSECURE_REGISTRIES: { key: 'insecure-registries', kind: 'list' },
   BERTH_REGISTRY_MIRRORS: { key: 'registry-mirrors', kind: 'list' },
 };

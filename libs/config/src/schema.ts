@@ -37,6 +37,12 @@ export const berthConfigSchema = z
       .regex(/^[a-z0-9][a-z0-9_-]*$/, 'lower-case letters, digits, _ and - only')
       .default('berth'),
     'rpc-timeout-ms': z.number().int().positive().default(30_000),
+    /**
+     * Mount an empty named cgroup v1 hierarchy with `favordynmods` (Linux >= 6.0) so moving a process
+     * into a cgroup stops waiting for an RCU grace period (7-10 ms per container start and exec here);
+     * host-wide until reboot, forks and exits get slightly dearer (see docs/architecture.md).
+     */
+    'cgroup-favor-dynmods': z.boolean().default(true),
     name: z.string().optional(),
   })
   .strict();
