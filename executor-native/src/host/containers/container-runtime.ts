@@ -248,7 +248,9 @@ export class ContainerRuntime {
       }
       throw domainError(e, id);
     }
-    await this.publish(ContainerObservation.Started, id, `${id}:started:${started.startedAt}`, started).catch((e) =>
+    // Not awaited: the service records the start from this reply; the observation only covers a start
+    // it missed, and it stays ahead of the exit's (one Redis connection, in order).
+    void this.publish(ContainerObservation.Started, id, `${id}:started:${started.startedAt}`, started).catch((e) =>
       this.logger.warn(`publish started ${id}: ${(e as Error).message}`),
     );
     this.watch(id);
@@ -714,7 +716,7 @@ export class ContainerRuntime {
     } catch (e) {
       throw domainError(e, containerId);
     }
-    await this.publish(ContainerObservation.ExecStarted, containerId, `${containerId}:exec:${execId}:started`, {
+    void this.publish(ContainerObservation.ExecStarted, containerId, `${containerId}:exec:${execId}:started`, {
       execId, pid: started.pid, startedAt: started.startedAt,
     }).catch((e) => this.logger.warn(`publish exec started: ${(e as Error).message}`));
     void this.watchExec(containerId, x.stateDir);
