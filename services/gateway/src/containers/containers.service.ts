@@ -64,6 +64,8 @@ export class ContainersService {
 
   /** reference -> view, for the containers generation it was read at (see view()) */
   private readonly viewCache = new Map<string, { gen: string; view: ContainerView }>();
+  /** container id -> its endpoints, for the network generation they were read at */
+  private readonly endpointsOf = new Map<string, { net: string; endpoints: NetworkEndpoint[] }>();
   /** reference -> inspect body, for the (containers, network) generations it was built at */
   private readonly inspectCache = new Map<string, { gen: string; net: string; body: ReturnType<typeof toContainerInspect> }>();
 
@@ -128,10 +130,17 @@ export class ContainersService {
     const hit = gen === undefined || net === undefined ? undefined : this.inspectCache.get(id);
     if (hit && hit.gen === gen && hit.net === net) return hit.body;
     const view = await this.view(id);
-    // The network service owns addresses and published ports; without it inspect still answers.
-    const endpoints = await this.rpc
-      .request<ContainerEndpointsReply>(NetworkPatterns.containerEndpoints, { containerId: view.id })
-      .then((r) => r.endpoints, () => undefined);
+    // The network service owns addresses and published ports; without it inspect still answers. Kept
+    // per container for the pushed network generation (an exec loop changes the container, not them).
+    const known = net === undefined ? undefined : this.endpointsOf.get(view.id);
+    const endpoints =
+      known && known.net === net
+        ? known.endpoints
+        : await this.rpc.request<ContainerEndpointsReply>(NetworkPatterns.containerEndpoints, { containerId: view.id }).then(
+            (r) => r.endpoints,
+            () => undefined,
+          );
+    if (endpoints && net !== undefined && net === this.watch.current('network')) remember(this.endpointsOf, view.id, { net, endpoints });
     const body = toContainerInspect(view, endpoints);
     if (endpoints && gen !== undefined && net !== undefined && gen === this.watch.current('containers') && net === this.watch.current('network')) {
       remember(this.inspectCache, id, { gen, net, body });
