@@ -2,6 +2,7 @@
  * The fixture most e2e suites share: a loopback registry holding a busybox image the test builds from
  * Debian's busybox-static, and a Berth that has pulled it through the real docker CLI.
  */
+import { after, before } from 'node:test';
 import { parseReference, RegistryClient } from '@berth/oci';
 import { buildImage, buildLayer, busyboxRootfsEntries, pushImage, startTestRegistry, type TestRegistry } from '@berth/oci/dist/testing';
 import { startBerth, type RunningBerth, type StartOptions } from './harness';
@@ -36,4 +37,19 @@ export async function startBerthWithBusybox(opts: StartOptions = {}): Promise<Bu
     await stop().catch(() => undefined);
     throw e;
   }
+}
+
+/**
+ * For the suite being declared: the fixture is started before its tests (`use` gets it, to set the
+ * suite's bindings) and stopped after them.
+ */
+export function withBerthAndBusybox(use: (fixture: BusyboxBerth) => void, opts: StartOptions = {}): void {
+  let fixture: BusyboxBerth | undefined;
+  before(async () => {
+    fixture = await startBerthWithBusybox(opts);
+    use(fixture);
+  }, { timeout: 300_000 });
+  after(async () => {
+    await fixture?.stop();
+  }, { timeout: 180_000 });
 }

@@ -4,17 +4,16 @@
  * `berth down && berth up`, and their container/image/label filters; malformed create bodies through
  * the raw API (400, nothing created).
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { randomSuffix } from '@berth/testing';
 import { type RunningBerth } from './harness';
-import { startBerthWithBusybox, type BusyboxBerth } from './busybox';
+import { withBerthAndBusybox } from './busybox';
 
 let berth: RunningBerth;
 let image: string;
-let fixture: BusyboxBerth;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const lines = (s: string) => s.split('\n').filter(Boolean);
@@ -75,14 +74,7 @@ async function until<T>(what: string, fn: () => Promise<T | undefined | null | f
 }
 
 describe('attach replay, durable container events, malformed create', { timeout: 900_000 }, () => {
-  before(async () => {
-    fixture = await startBerthWithBusybox();
-    ({ berth, image } = fixture);
-  }, { timeout: 300_000 });
-
-  after(async () => {
-    await fixture?.stop();
-  }, { timeout: 180_000 });
+  withBerthAndBusybox((f) => ({ berth, image } = f));
 
   test('malformed create bodies are 400s with Go json wording; nothing is created; the gateway still answers', async () => {
     const since = nowS();

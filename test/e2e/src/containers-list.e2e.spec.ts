@@ -3,16 +3,15 @@
  * containers and network services push (libs/messaging generations.ts). These tests warm that cache
  * before every change and then list at once: a list taken after a reply must never be older than it.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import Redis from 'ioredis';
 import { type RunningBerth } from './harness';
-import { startBerthWithBusybox, type BusyboxBerth } from './busybox';
+import { withBerthAndBusybox } from './busybox';
 
 let berth: RunningBerth;
 let image: string;
-let fixture: BusyboxBerth;
 
 interface Summary {
   Id: string;
@@ -42,14 +41,7 @@ const list = async (all = true): Promise<Summary[]> => {
 const find = async (id: string, all = true) => (await list(all)).find((s) => s.Id === id);
 
 describe('container list cache: never older than a reply', { timeout: 600_000 }, () => {
-  before(async () => {
-    fixture = await startBerthWithBusybox();
-    ({ berth, image } = fixture);
-  }, { timeout: 300_000 });
-
-  after(async () => {
-    await fixture?.stop();
-  }, { timeout: 180_000 });
+  withBerthAndBusybox((f) => ({ berth, image } = f));
 
   test('a cached answer is the same bytes as the ordinary route; bad input still gets dockerd\'s errors', async () => {
     const raw = (path: string) =>

@@ -3,18 +3,17 @@
  * since/until), attach and detach keys under a pty, stdin, start -a, prune, pause, rename, resources
  * in the container's cgroup files, stats, top, OOM kills, exit codes, healthchecks, and /events.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import http from 'node:http';
 import { randomSuffix } from '@berth/testing';
 import { dockerCommand, run, type RunningBerth } from './harness';
-import { startBerthWithBusybox, type BusyboxBerth } from './busybox';
+import { withBerthAndBusybox } from './busybox';
 
 let berth: RunningBerth;
 let image: string;
 let t0: number;
-let fixture: BusyboxBerth;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const lines = (s: string) => s.split('\n').filter(Boolean);
@@ -73,15 +72,10 @@ function api(method: string, path: string, body?: unknown): Promise<{ status: nu
 }
 
 describe('more containers through the docker CLI', { timeout: 900_000 }, () => {
-  before(async () => {
-    fixture = await startBerthWithBusybox();
-    ({ berth, image } = fixture);
+  withBerthAndBusybox((f) => {
+    ({ berth, image } = f);
     t0 = Math.floor(Date.now() / 1000) - 1;
-  }, { timeout: 300_000 });
-
-  after(async () => {
-    await fixture?.stop();
-  }, { timeout: 180_000 });
+  });
 
   test('logs -f gets every line of a container that exits, and returns; --tail -t; --since/--until', async () => {
     const c = name('logs');

@@ -4,7 +4,7 @@
  * connect/disconnect on a running container, and nothing left behind (veths, nft rules).
  * Traffic goes only to 127.0.0.1 and to addresses of containers this test created.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { request } from 'node:http';
@@ -12,11 +12,10 @@ import { createServer } from 'node:net';
 import { networkNftTable } from '@berth/contracts';
 import { randomSuffix } from '@berth/testing';
 import { type RunningBerth } from './harness';
-import { startBerthWithBusybox, type BusyboxBerth } from './busybox';
+import { withBerthAndBusybox } from './busybox';
 
 let berth: RunningBerth;
 let image: string;
-let fixture: BusyboxBerth;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const sh = (cmd: string, args: string[]) => {
@@ -89,14 +88,7 @@ interface NetworkSettings {
 }
 
 describe('container networking through the docker CLI', { timeout: 900_000 }, () => {
-  before(async () => {
-    fixture = await startBerthWithBusybox();
-    ({ berth, image } = fixture);
-  }, { timeout: 300_000 });
-
-  after(async () => {
-    await fixture?.stop();
-  }, { timeout: 180_000 });
+  withBerthAndBusybox((f) => ({ berth, image } = f));
 
   test('-p HOST:80 is reachable on 127.0.0.1; docker port, ps and inspect show it; stop and rm leave no veth or rule', async () => {
     const port = await freePort();

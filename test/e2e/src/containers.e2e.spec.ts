@@ -2,30 +2,22 @@
  * Containers end to end: the real docker CLI against a Berth started with `berth up`, running a
  * busybox image the test builds and serves from a loopback registry.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { type TestRegistry } from '@berth/oci/dist/testing';
 import { randomSuffix } from '@berth/testing';
 import { run, type RunningBerth } from './harness';
-import { startBerthWithBusybox, type BusyboxBerth } from './busybox';
+import { withBerthAndBusybox } from './busybox';
 
 let berth: RunningBerth;
 let reg: TestRegistry;
 let image: string;
-let fixture: BusyboxBerth;
 
 const ids = async (args: string[]) => (await berth.docker(args)).split('\n').filter(Boolean);
 
 describe('containers through the docker CLI', { timeout: 900_000 }, () => {
-  before(async () => {
-    fixture = await startBerthWithBusybox();
-    ({ berth, reg, image } = fixture);
-  }, { timeout: 300_000 });
-
-  after(async () => {
-    await fixture?.stop();
-  }, { timeout: 180_000 });
+  withBerthAndBusybox((f) => ({ berth, reg, image } = f));
 
   test('docker run --rm prints the output, propagates the exit code and leaves nothing', async () => {
     const out = await berth.dockerResult(['run', '--rm', image, 'echo', 'hi']);

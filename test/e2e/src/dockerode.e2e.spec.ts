@@ -3,12 +3,12 @@
  * logs, exec started WITHOUT an Upgrade header (the connection is taken over anyway, and the exit code
  * is final before the stream ends), exec with stdin, inspect, remove.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Duplex, Readable } from 'node:stream';
 import { randomSuffix } from '@berth/testing';
 import { type RunningBerth } from './harness';
-import { startBerthWithBusybox, type BusyboxBerth } from './busybox';
+import { withBerthAndBusybox } from './busybox';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const Docker = require('dockerode') as new (opts: { socketPath: string }) => DockerClient;
@@ -61,18 +61,12 @@ const collect = (s: Readable) =>
 let berth: RunningBerth;
 let image: string;
 let docker: DockerClient;
-let fixture: BusyboxBerth;
 
 describe('dockerode', { timeout: 600_000 }, () => {
-  before(async () => {
-    fixture = await startBerthWithBusybox();
-    ({ berth, image } = fixture);
+  withBerthAndBusybox((f) => {
+    ({ berth, image } = f);
     docker = new Docker({ socketPath: berth.socket });
-  }, { timeout: 300_000 });
-
-  after(async () => {
-    await fixture?.stop();
-  }, { timeout: 180_000 });
+  });
 
   test('create, start, wait, logs (buffered and followed), remove', async () => {
     await docker.ping();
