@@ -115,43 +115,42 @@ export class EventStore implements EventStoreApi {
       return { nextExpectedVersion: current, envelopes: [] };
     }
     // One statement when every projection concerned can write inside it (one round trip, its own
-    // implicit transaction); else our own transaction: BEGIN, one INSERT that checks the version itself,
-    // the inline projections, COMMIT (the savepoint dance is only needed inside a caller's transaction).
+    // implicit transaction); else our own transaction: BEGIN, the same checked INSERT, the inline
+    // projections, COMMIT (the savepoint dance is only needed inside a caller's transaction).
+    const manager = given ?? this.dataSource.manager;
     for (let attempt = 1; ; attempt++) {
       try {
-        const single = this.singleStatement(streamId, expectedVersion, events, options);
-        if (single) return await this.appendSingle(given ?? this.dataSource.manager, single);
-        return await (given ?? this.dataSource.manager).transaction((manager) => this.appendChecked(manager, streamId, expectedVersion, events, options));
+        const single = this.checkedInsert(streamId, expectedVersion, events, options, true);
+        if (single) return this.appended(await manager.query(single.sql, single.params));
+        return await manager.transaction(async (m) => {
+          const plain = this.checkedInsert(streamId, expectedVersion, events, options, false)!;
+          const result = this.appended(await m.query(plain.sql, plain.params));
+          await this.project(m, result.envelopes, options.projectionHints);
+          return result;
+        });
       } catch (error) {
         if (!isUniqueViolation(error, STREAM_VERSION_CONSTRAINT) && !(error instanceof StaleVersion)) throw error;
         if (expectedVersion === 'any' && attempt < ANY_VERSION_ATTEMPTS) continue;
-        const actual = await this.currentVersion(given ?? this.dataSource.manager, streamId);
+        const actual = await this.currentVersion(manager, streamId);
         throw new ConcurrencyError(streamId, expectedVersion === 'any' ? actual - 1 : expectedVersion, actual);
       }
     }
   }
 
   /**
-   * The append as one statement: the checked INSERT as a CTE, each concerned projection's
-   * appendStatement as a further CTE guarded on it. Null when that is not possible (an 'any' append,
-   * a projection without appendStatement or without its hint).
+   * The checked INSERT: … SELECT over the stream's current version, inserting nothing when it is not
+   * the expected one. With `withProjections`, each concerned projection's appendStatement joins it as
+   * a further CTE guarded on the insert, or null when that is not possible (an 'any' append, a
+   * projection without appendStatement or without its hint).
    */
-  private singleStatement(
+  private checkedInsert(
     streamId: string,
     expectedVersion: ExpectedVersion,
     events: readonly DomainEvent[],
     options: AppendOptions,
+    withProjections: boolean,
   ): { sql: string; params: unknown[] } | null {
-    if (expectedVersion === 'any') return null;
-    const hints = options.projectionHints;
-    const pending: PendingEvent[] = events.map((e, i) => ({
-      streamId,
-      version: expectedVersion + i + 1,
-      type: e.type,
-      schemaVersion: e.schemaVersion,
-      data: e.data ?? null,
-    }));
-    const params: unknown[] = [streamId, expectedVersion, options.actor ? JSON.stringify(options.actor) : null];
+    const params: unknown[] = [streamId, expectedVersion === 'any' ? null : expectedVersion, options.actor ? JSON.stringify(options.actor) : null];
     const param = (value: unknown) => {
       params.push(value);
       return `$${params.length}`;
@@ -160,21 +159,33 @@ export class EventStore implements EventStoreApi {
       (event, i) => `(${param(randomUUID())}::uuid, ${i + 1}, ${param(event.type)}::text, ${param(event.schemaVersion)}::int, ${param(JSON.stringify(event.data ?? null))}::jsonb)`,
     );
     const writes: string[] = [];
-    for (const projection of this.inline) {
-      const handled = pending.filter((e) => projection.handles.includes(e.type));
-      if (!handled.length) continue;
-      if (!projection.appendStatement || !hints || !Object.prototype.hasOwnProperty.call(hints, projection.name)) return null;
-      const sql = projection.appendStatement(handled, hints[projection.name], param, 'EXISTS (SELECT 1 FROM ins)');
-      if (sql === null) return null;
-      writes.push(`p${writes.length} AS (${sql})`);
+    if (withProjections) {
+      if (expectedVersion === 'any') return null;
+      const hints = options.projectionHints;
+      const pending: PendingEvent[] = events.map((e, i) => ({
+        streamId,
+        version: expectedVersion + i + 1,
+        type: e.type,
+        schemaVersion: e.schemaVersion,
+        data: e.data ?? null,
+      }));
+      for (const projection of this.inline) {
+        const handled = pending.filter((e) => projection.handles.includes(e.type));
+        if (!handled.length) continue;
+        if (!projection.appendStatement || !hints || !Object.prototype.hasOwnProperty.call(hints, projection.name)) return null;
+        const sql = projection.appendStatement(handled, hints[projection.name], param, 'EXISTS (SELECT 1 FROM ins)');
+        if (sql === null) return null;
+        writes.push(`p${writes.length} AS (${sql})`);
+      }
     }
+    // set_config(..., true) is SET LOCAL: this transaction's commit does not wait for the WAL flush.
     const relaxed = options.durable === false ? `, (SELECT set_config('synchronous_commit', 'off', true)) AS cfg` : '';
     const sql = `WITH cur AS (SELECT coalesce(max(version), 0)::int AS v FROM ${this.table('events')} WHERE stream_id = $1),
        ins AS (
          INSERT INTO ${this.table('events')} (event_id, stream_id, version, type, schema_version, data, actor)
          SELECT x.event_id, $1, cur.v + x.ord, x.type, x.schema_version, x.data, $3::jsonb
          FROM cur${relaxed}, (VALUES ${tuples.join(', ')}) AS x(event_id, ord, type, schema_version, data)
-         WHERE cur.v = $2::int
+         WHERE $2::int IS NULL OR cur.v = $2::int
          ORDER BY x.ord
          RETURNING ${EVENT_COLUMNS}
        )${writes.length ? `, ${writes.join(', ')}` : ''}
@@ -182,43 +193,10 @@ export class EventStore implements EventStoreApi {
     return { sql, params };
   }
 
-  private async appendSingle(manager: EntityManager, single: { sql: string; params: unknown[] }): Promise<AppendResult> {
-    const rows: EventRow[] = await manager.query(single.sql, single.params);
+  /** The checked INSERT's rows as the append's result; none means the version was not the expected one. */
+  private appended(rows: EventRow[]): AppendResult {
     if (rows.length === 0) throw new StaleVersion();
     const envelopes = rows.sort((a, b) => a.version - b.version).map((r) => toEnvelope(this.service, r));
-    return { nextExpectedVersion: envelopes[envelopes.length - 1]!.version, envelopes };
-  }
-
-  /** INSERT … SELECT over the stream's current version, inserting nothing when it is not the expected one. */
-  private async appendChecked(
-    manager: EntityManager,
-    streamId: string,
-    expectedVersion: ExpectedVersion,
-    events: readonly DomainEvent[],
-    options: AppendOptions,
-  ): Promise<AppendResult> {
-    const actor = options.actor ? JSON.stringify(options.actor) : null;
-    const params: unknown[] = [streamId, expectedVersion === 'any' ? null : expectedVersion, actor];
-    const tuples = events.map((event, i) => {
-      const base = params.length;
-      params.push(randomUUID(), event.type, event.schemaVersion, JSON.stringify(event.data ?? null));
-      return `($${base + 1}::uuid, ${i + 1}, $${base + 2}::text, $${base + 3}::int, $${base + 4}::jsonb)`;
-    });
-    // set_config(..., true) is SET LOCAL: this transaction's commit does not wait for the WAL flush.
-    const relaxed = options.durable === false ? `, (SELECT set_config('synchronous_commit', 'off', true)) AS cfg` : '';
-    const rows: EventRow[] = await manager.query(
-      `WITH cur AS (SELECT coalesce(max(version), 0)::int AS v FROM ${this.table('events')} WHERE stream_id = $1)
-       INSERT INTO ${this.table('events')} (event_id, stream_id, version, type, schema_version, data, actor)
-       SELECT x.event_id, $1, cur.v + x.ord, x.type, x.schema_version, x.data, $3::jsonb
-       FROM cur${relaxed}, (VALUES ${tuples.join(', ')}) AS x(event_id, ord, type, schema_version, data)
-       WHERE $2::int IS NULL OR cur.v = $2::int
-       ORDER BY x.ord
-       RETURNING ${EVENT_COLUMNS}`,
-      params,
-    );
-    if (rows.length === 0) throw new StaleVersion();
-    const envelopes = rows.sort((a, b) => a.version - b.version).map((r) => toEnvelope(this.service, r));
-    await this.project(manager, envelopes, options.projectionHints);
     return { nextExpectedVersion: envelopes[envelopes.length - 1]!.version, envelopes };
   }
 
@@ -314,6 +292,7 @@ export class EventStore implements EventStoreApi {
     return qualified(this.schema, name);
   }
 
+  /** Inside the caller's transaction: the checked INSERT under a savepoint, then the projections. */
   private async appendIn(
     manager: EntityManager,
     streamId: string,
@@ -321,30 +300,29 @@ export class EventStore implements EventStoreApi {
     events: readonly DomainEvent[],
     options: AppendOptions,
   ): Promise<AppendResult> {
-    for (let attempt = 1; ; attempt++) {
+    if (events.length === 0) {
       const current = await this.currentVersion(manager, streamId);
-      if (expectedVersion !== 'any' && expectedVersion !== current) {
-        throw new ConcurrencyError(streamId, expectedVersion, current);
-      }
-      if (events.length === 0) return { nextExpectedVersion: current, envelopes: [] };
-
+      if (expectedVersion !== 'any' && expectedVersion !== current) throw new ConcurrencyError(streamId, expectedVersion, current);
+      return { nextExpectedVersion: current, envelopes: [] };
+    }
+    for (let attempt = 1; ; attempt++) {
       // A savepoint keeps a caller's transaction usable after a lost race, so the conflict can be
       // reported with the version that won, and 'any' can simply retry.
       await manager.query(`SAVEPOINT ${APPEND_SAVEPOINT}`);
-      let rows: EventRow[];
+      let result: AppendResult;
       try {
-        rows = await this.insert(manager, streamId, current, events, options);
+        const plain = this.checkedInsert(streamId, expectedVersion, events, options, false)!;
+        result = this.appended(await manager.query(plain.sql, plain.params));
       } catch (error) {
         await manager.query(`ROLLBACK TO SAVEPOINT ${APPEND_SAVEPOINT}`);
-        if (!isUniqueViolation(error, STREAM_VERSION_CONSTRAINT)) throw error;
+        if (!isUniqueViolation(error, STREAM_VERSION_CONSTRAINT) && !(error instanceof StaleVersion)) throw error;
         if (expectedVersion === 'any' && attempt < ANY_VERSION_ATTEMPTS) continue;
-        throw new ConcurrencyError(streamId, current, await this.currentVersion(manager, streamId));
+        const actual = await this.currentVersion(manager, streamId);
+        throw new ConcurrencyError(streamId, expectedVersion === 'any' ? actual - 1 : expectedVersion, actual);
       }
       await manager.query(`RELEASE SAVEPOINT ${APPEND_SAVEPOINT}`);
-
-      const envelopes = rows.sort((a, b) => a.version - b.version).map((r) => toEnvelope(this.service, r));
-      await this.project(manager, envelopes, options.projectionHints);
-      return { nextExpectedVersion: current + events.length, envelopes };
+      await this.project(manager, result.envelopes, options.projectionHints);
+      return result;
     }
   }
 
@@ -354,37 +332,6 @@ export class EventStore implements EventStoreApi {
       [streamId],
     );
     return row.version;
-  }
-
-  private insert(
-    manager: EntityManager,
-    streamId: string,
-    current: number,
-    events: readonly DomainEvent[],
-    options: AppendOptions,
-  ): Promise<EventRow[]> {
-    const actor = options.actor ? JSON.stringify(options.actor) : null;
-    const params: unknown[] = [];
-    const tuples = events.map((event, i) => {
-      const base = params.length;
-      params.push(
-        randomUUID(),
-        streamId,
-        current + i + 1,
-        event.type,
-        event.schemaVersion,
-        // Stringified because pg would turn a top-level JS array into a Postgres array.
-        JSON.stringify(event.data ?? null),
-        actor,
-      );
-      return `($${base + 1}, $${base + 2}, $${base + 3}, $${base + 4}, $${base + 5}, $${base + 6}::jsonb, $${base + 7}::jsonb)`;
-    });
-    return manager.query(
-      `INSERT INTO ${this.table('events')} (event_id, stream_id, version, type, schema_version, data, actor)
-       VALUES ${tuples.join(', ')}
-       RETURNING ${EVENT_COLUMNS}`,
-      params,
-    );
   }
 
   private async project(manager: EntityManager, envelopes: readonly EventEnvelope[], hints?: Readonly<Record<string, unknown>>): Promise<void> {
