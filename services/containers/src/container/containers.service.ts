@@ -3,6 +3,7 @@ import {
   type AttachReply,
   conflict,
   containerPaths,
+  type ContainerEvent,
   type ContainerRuntimeSpec,
   type ContainerView,
   type CreateContainerReply,
@@ -46,14 +47,18 @@ const PREDEFINED_NETWORKS = new Set(['bridge', 'host', 'none']);
 /** How long one wait long poll lasts before it answers `pending` (the gateway asks again). */
 const WAIT_POLL_MS = 5 * 60_000;
 
+/** How many removed containers' last exits wait() remembers. */
+const RECENTLY_REMOVED_MAX = 1000;
+
+/** The container as the events of one commit left it just before its removal (the exit and its --rm removal can be one commit). */
+function beforeRemoval(events: readonly ContainerEvent[], before: ContainerState): ContainerState {
+  return events.filter((e) => e.type !== 'ContainerRemoved').reduce(evolve, before) ?? before;
+}
+
 /**
  * Container use cases: check the rules, drive the executor, record the facts. Runtime facts the
  * executor reports on its own (exits, OOM kills) arrive through ObservationsConsumer -> onExited.
  */
-/** How many removed containers' last exits wait() remembers. */
-const RECENTLY_REMOVED_MAX = 1000;
-
-
 @Injectable()
 export class ContainersService {
   private readonly logger = new Logger('containers');
@@ -87,7 +92,7 @@ export class ContainersService {
     // A wait that reaches the service after the removal it waits for (a quick `run --rm`) answers from here.
     this.registry.onChange((state, events, before) => {
       if (state || !before || !events.some((e) => e.type === 'ContainerRemoved')) return;
-      const last = events.filter((e) => e.type !== 'ContainerRemoved').reduce(evolve, before) ?? before;
+      const last = beforeRemoval(events, before);
       this.recentlyRemoved.set(before.id, { statusCode: last.exitCode, error: last.error || null });
       if (this.recentlyRemoved.size > RECENTLY_REMOVED_MAX) this.recentlyRemoved.delete(this.recentlyRemoved.keys().next().value!);
     });
@@ -604,10 +609,7 @@ export class ContainersService {
       const off = this.registry.onChange((state, events, before) => {
         const mine = state ? state.id === id : before?.id === id;
         if (!mine) return;
-        // Removed in this commit: the exit code is what the events before the removal left (an exit
-        // and its --rm removal can be one commit).
-        const lastAlive = state ?? events.filter((e) => e.type !== 'ContainerRemoved').reduce(evolve, before) ?? last;
-        const r = met(state, lastAlive);
+        const r = met(state, state ?? (before ? beforeRemoval(events, before) : last));
         if (state) last = state;
         if (r) done(r);
       });
