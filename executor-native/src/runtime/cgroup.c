@@ -148,13 +148,6 @@ void cgroup_close_fds(int *fds, int n)
 		}
 }
 
-int cgroup_join_pid_cgroups(pid_t target, pid_t self)
-{
-	int fds[32];
-	int n = cgroup_open_pid_cgroups(target, fds, 32);
-	return n < 0 ? -1 : cgroup_write_pid_fds(fds, n, self);
-}
-
 void cg_warn(struct cg_warnings *w, const char *fmt, ...)
 {
 	if (!w || w->n >= 8)

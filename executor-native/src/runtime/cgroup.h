@@ -27,9 +27,7 @@ int cgroup_freeze(const char *path, bool freeze);
 int cgroup_kill(const char *path, int sig);
 int cgroup_remove(const char *path);
 struct json_object *cgroup_stats(const char *path, pid_t pid); /* NULL + g_err on failure */
-/* exec: join every cgroup the given pid is in */
-int cgroup_join_pid_cgroups(pid_t target, pid_t self);
-/* the same in two steps: open target's cgroup.procs files (returns how many), later write a pid */
+/* exec: joining every group `target` is in, in two steps: open its cgroup.procs files (returns how many), later write a pid */
 int cgroup_open_pid_cgroups(pid_t target, int *fds, int max);
 int cgroup_write_pid_fds(int *fds, int n, pid_t pid);
 void cgroup_close_fds(int *fds, int n);

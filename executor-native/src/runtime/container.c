@@ -20,25 +20,31 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int container_parent_setup(const struct container_config *c)
+/* seccomp compiled, the cgroup created with its limits (not joined) */
+static int parent_prepare(const struct container_config *c)
 {
 	if (c->seccomp && seccomp_prepare(c->seccomp) < 0)
 		return -1;
-	if (c->cgroups_path) {
-		struct cg_warnings w = {0};
-		struct resources r = c->resources;
-		if (cgroup_create(c->cgroups_path, &r, &w) < 0)
-			return -1;
-		/* join before unshare(CLONE_NEWCGROUP): the ns root is our group at that moment */
-		if (cgroup_attach(c->cgroups_path, getpid()) < 0)
-			return -1;
-	}
+	if (!c->cgroups_path)
+		return 0;
+	struct cg_warnings w = {0};
+	struct resources r = c->resources;
+	return cgroup_create(c->cgroups_path, &r, &w);
+}
+
+int container_parent_setup(const struct container_config *c)
+{
+	if (parent_prepare(c) < 0)
+		return -1;
+	/* join before unshare(CLONE_NEWCGROUP): the ns root is our group at that moment */
+	if (c->cgroups_path && cgroup_attach(c->cgroups_path, getpid()) < 0)
+		return -1;
 	return namespaces_enter(c);
 }
 
 int container_joined_fd = -1;
 
-static int own_cgroupns(const struct container_config *c)
+int container_own_cgroupns(const struct container_config *c)
 {
 	for (int i = 0; i < c->nnamespaces; i++)
 		if (c->namespaces[i].flag == CLONE_NEWCGROUP && !c->namespaces[i].path)
@@ -48,15 +54,9 @@ static int own_cgroupns(const struct container_config *c)
 
 int container_parent_setup_deferred(const struct container_config *c)
 {
-	if (c->seccomp && seccomp_prepare(c->seccomp) < 0)
+	if (parent_prepare(c) < 0)
 		return -1;
-	if (!c->cgroups_path)
-		return namespaces_enter(c);
-	struct cg_warnings w = {0};
-	struct resources r = c->resources;
-	if (cgroup_create(c->cgroups_path, &r, &w) < 0)
-		return -1;
-	return namespaces_enter_except(c, CLONE_NEWCGROUP);
+	return namespaces_enter_except(c, c->cgroups_path ? CLONE_NEWCGROUP : 0);
 }
 
 int container_join_child(const struct container_config *c, pid_t child, int joined_fd)
@@ -82,7 +82,7 @@ int container_wait_joined(const struct container_config *c)
 	if (n != 1)
 		return fail("cgroup", "read", "joined pipe", n < 0 ? errno : EPIPE);
 	/* the cgroup namespace's root is our group at this moment: now it is the container's */
-	if (c->cgroups_path && own_cgroupns(c) && sys->unshare(CLONE_NEWCGROUP) < 0)
+	if (c->cgroups_path && container_own_cgroupns(c) && sys->unshare(CLONE_NEWCGROUP) < 0)
 		return fail("namespaces", "unshare", "cgroup", errno);
 	return 0;
 }

@@ -13,6 +13,8 @@ int container_parent_setup_deferred(const struct container_config *c);
  * then tells C through `joined_fd`. C sets container_joined_fd to the other end. */
 int container_join_child(const struct container_config *c, pid_t child, int joined_fd);
 extern int container_joined_fd;
+/* the config asks for a cgroup namespace of its own (not one to join) */
+int container_own_cgroupns(const struct container_config *c);
 /* C: waits until P has moved it into its cgroups (once; no-op when nothing is deferred), then
  * unshares its own cgroup namespace when the config asks for one. */
 int container_wait_joined(const struct container_config *c);

@@ -225,14 +225,6 @@ static int has_user_mount(const struct container_config *c, const char *dest)
 	return 0;
 }
 
-static int own_cgroup_ns(const struct container_config *c)
-{
-	for (int i = 0; i < c->nnamespaces; i++)
-		if (c->namespaces[i].flag == CLONE_NEWCGROUP && !c->namespaces[i].path)
-			return 1;
-	return 0;
-}
-
 /* Docker's /sys/fs/cgroup view (runc's "cgroup" mount): with a cgroup namespace of our own, each v1
  * hierarchy mounted from inside it shows the container's group as its root, so
  * /sys/fs/cgroup/memory/memory.limit_in_bytes is the container's limit. A tmpfs holds them;
@@ -323,7 +315,7 @@ int cgroup_view_setup(const struct container_config *c, int late)
 {
 	if (!c->default_mounts || late == cgroup_view_early(c))
 		return 0;
-	if (!own_cgroup_ns(c) || has_user_mount(c, "/sys") || has_user_mount(c, "/sys/fs/cgroup"))
+	if (!container_own_cgroupns(c) || has_user_mount(c, "/sys") || has_user_mount(c, "/sys/fs/cgroup"))
 		return 0;
 	if (container_wait_joined(c) < 0)
 		return -1;

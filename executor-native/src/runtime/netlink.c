@@ -136,6 +136,87 @@ static int link_set(int fd, int ix, int master_ix)
 	return talk(fd, &r);
 }
 
+/* On the host: the pair, its peer born in the container's netns (nsfd) under its final name and MAC;
+ * the host end enslaved to the bridge and up. */
+static int host_side(const struct net_attach_spec *s, const unsigned char mac[6], int nsfd, int bridge_ix)
+{
+	int fd = nl_open();
+	if (fd < 0)
+		return fail("net", "socket", "netlink", errno);
+	struct nlreq r;
+	msg_init(&r, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
+	struct ifinfomsg *ifi = put(&r, NULL, sizeof *ifi);
+	ifi->ifi_family = AF_UNSPEC;
+	attr(&r, IFLA_IFNAME, s->host_veth, strlen(s->host_veth) + 1);
+	struct rtattr *linkinfo = nest(&r, IFLA_LINKINFO);
+	attr(&r, IFLA_INFO_KIND, "veth", 5);
+	struct rtattr *data = nest(&r, IFLA_INFO_DATA);
+	struct rtattr *peer = nest(&r, VETH_INFO_PEER);
+	struct ifinfomsg *pifi = put(&r, NULL, sizeof *pifi);
+	pifi->ifi_family = AF_UNSPEC;
+	attr(&r, IFLA_IFNAME, s->ifname, strlen(s->ifname) + 1);
+	attr(&r, IFLA_ADDRESS, mac, 6);
+	attr(&r, IFLA_NET_NS_FD, &nsfd, sizeof nsfd);
+	nest_end(&r, peer);
+	nest_end(&r, data);
+	nest_end(&r, linkinfo);
+	const char *step = NULL;
+	if (talk(fd, &r) < 0) {
+		step = "RTM_NEWLINK veth";
+	} else {
+		int host_ix = (int)if_nametoindex(s->host_veth);
+		if (!host_ix || link_set(fd, host_ix, bridge_ix) < 0)
+			step = "RTM_NEWLINK master";
+	}
+	int e = errno;
+	close(fd);
+	return step ? fail("net", step, s->host_veth, e) : 0;
+}
+
+/* Inside the container's netns (the calling process is in it): lo and the peer up, the address, a
+ * default route unless one exists (EXCL: an earlier network's stays). */
+static int netns_side(const struct net_attach_spec *s, struct in_addr ip, struct in_addr gw)
+{
+	int fd = nl_open();
+	if (fd < 0)
+		return fail("net", "socket", "netlink in netns", errno);
+	struct nlreq r;
+	const char *step = NULL, *obj = NULL;
+	int ix = (int)if_nametoindex(s->ifname);
+	if (!ix || link_set(fd, 1 /* lo */, 0) < 0 || link_set(fd, ix, 0) < 0) {
+		step = "RTM_NEWLINK up", obj = s->ifname;
+	} else {
+		msg_init(&r, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL);
+		struct ifaddrmsg *ifa = put(&r, NULL, sizeof *ifa);
+		ifa->ifa_family = AF_INET;
+		ifa->ifa_prefixlen = (unsigned char)s->prefix;
+		ifa->ifa_index = (unsigned)ix;
+		attr(&r, IFA_LOCAL, &ip, sizeof ip);
+		attr(&r, IFA_ADDRESS, &ip, sizeof ip);
+		struct in_addr brd = ip;
+		brd.s_addr |= htonl((uint32_t)((1ull << (32 - s->prefix)) - 1));
+		attr(&r, IFA_BROADCAST, &brd, sizeof brd);
+		if (talk(fd, &r) < 0 && errno != EEXIST)
+			step = "RTM_NEWADDR", obj = s->ip;
+	}
+	if (!step) {
+		msg_init(&r, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL);
+		struct rtmsg *rt = put(&r, NULL, sizeof *rt);
+		rt->rtm_family = AF_INET;
+		rt->rtm_table = RT_TABLE_MAIN;
+		rt->rtm_protocol = RTPROT_BOOT;
+		rt->rtm_scope = RT_SCOPE_UNIVERSE;
+		rt->rtm_type = RTN_UNICAST;
+		attr(&r, RTA_GATEWAY, &gw, sizeof gw);
+		attr(&r, RTA_OIF, &ix, sizeof ix);
+		if (talk(fd, &r) < 0 && errno != EEXIST)
+			step = "RTM_NEWROUTE", obj = s->gateway;
+	}
+	int e = errno;
+	close(fd);
+	return step ? fail("net", step, obj, e) : 0;
+}
+
 int net_attach(const struct net_attach_spec *s)
 {
 	unsigned char mac[6];
@@ -154,91 +235,10 @@ int net_attach(const struct net_attach_spec *s)
 	int nsfd = open(nspath, O_RDONLY | O_CLOEXEC);
 	if (nsfd < 0)
 		return fail("net", "open", nspath, errno);
-
-	int fd = nl_open();
-	if (fd < 0) {
-		close(nsfd);
-		return fail("net", "socket", "netlink", errno);
-	}
-	/* the pair, its peer born in the container's netns under its final name and MAC */
-	struct nlreq r;
-	msg_init(&r, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
-	struct ifinfomsg *ifi = put(&r, NULL, sizeof *ifi);
-	ifi->ifi_family = AF_UNSPEC;
-	attr(&r, IFLA_IFNAME, s->host_veth, strlen(s->host_veth) + 1);
-	struct rtattr *linkinfo = nest(&r, IFLA_LINKINFO);
-	attr(&r, IFLA_INFO_KIND, "veth", 5);
-	struct rtattr *data = nest(&r, IFLA_INFO_DATA);
-	struct rtattr *peer = nest(&r, VETH_INFO_PEER);
-	struct ifinfomsg *pifi = put(&r, NULL, sizeof *pifi);
-	pifi->ifi_family = AF_UNSPEC;
-	attr(&r, IFLA_IFNAME, s->ifname, strlen(s->ifname) + 1);
-	attr(&r, IFLA_ADDRESS, mac, sizeof mac);
-	attr(&r, IFLA_NET_NS_FD, &nsfd, sizeof nsfd);
-	nest_end(&r, peer);
-	nest_end(&r, data);
-	nest_end(&r, linkinfo);
-	if (talk(fd, &r) < 0) {
-		int e = errno;
-		close(fd);
-		close(nsfd);
-		return fail("net", "RTM_NEWLINK veth", s->host_veth, e);
-	}
-	int host_ix = (int)if_nametoindex(s->host_veth);
-	if (!host_ix || link_set(fd, host_ix, bridge_ix) < 0) {
-		int e = errno;
-		close(fd);
-		close(nsfd);
-		return fail("net", "RTM_NEWLINK master", s->host_veth, e);
-	}
-	close(fd);
-
-	/* inside: this process's net namespace becomes the container's */
-	if (setns(nsfd, CLONE_NEWNET) < 0) {
-		int e = errno;
-		close(nsfd);
-		return fail("net", "setns", nspath, e);
-	}
+	int rc = host_side(s, mac, nsfd, bridge_ix);
+	/* then this process's net namespace becomes the container's */
+	if (rc == 0 && setns(nsfd, CLONE_NEWNET) < 0)
+		rc = fail("net", "setns", nspath, errno);
 	close(nsfd);
-	fd = nl_open();
-	if (fd < 0)
-		return fail("net", "socket", "netlink in netns", errno);
-	int ix = (int)if_nametoindex(s->ifname);
-	if (!ix || link_set(fd, 1 /* lo */, 0) < 0 || link_set(fd, ix, 0) < 0) {
-		int e = errno;
-		close(fd);
-		return fail("net", "RTM_NEWLINK up", s->ifname, e);
-	}
-	msg_init(&r, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL);
-	struct ifaddrmsg *ifa = put(&r, NULL, sizeof *ifa);
-	ifa->ifa_family = AF_INET;
-	ifa->ifa_prefixlen = (unsigned char)s->prefix;
-	ifa->ifa_index = (unsigned)ix;
-	attr(&r, IFA_LOCAL, &ip, sizeof ip);
-	attr(&r, IFA_ADDRESS, &ip, sizeof ip);
-	struct in_addr brd = ip;
-	brd.s_addr |= htonl((uint32_t)((1ull << (32 - s->prefix)) - 1));
-	attr(&r, IFA_BROADCAST, &brd, sizeof brd);
-	if (talk(fd, &r) < 0 && errno != EEXIST) {
-		int e = errno;
-		close(fd);
-		return fail("net", "RTM_NEWADDR", s->ip, e);
-	}
-	/* EXCL: an existing default route (an earlier network's) stays */
-	msg_init(&r, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL);
-	struct rtmsg *rt = put(&r, NULL, sizeof *rt);
-	rt->rtm_family = AF_INET;
-	rt->rtm_table = RT_TABLE_MAIN;
-	rt->rtm_protocol = RTPROT_BOOT;
-	rt->rtm_scope = RT_SCOPE_UNIVERSE;
-	rt->rtm_type = RTN_UNICAST;
-	attr(&r, RTA_GATEWAY, &gw, sizeof gw);
-	attr(&r, RTA_OIF, &ix, sizeof ix);
-	if (talk(fd, &r) < 0 && errno != EEXIST) {
-		int e = errno;
-		close(fd);
-		return fail("net", "RTM_NEWROUTE", s->gateway, e);
-	}
-	close(fd);
-	return 0;
+	return rc == 0 ? netns_side(s, ip, gw) : rc;
 }

@@ -206,7 +206,7 @@ export class ContainerRuntime {
         mkdir(p.stateDir, { recursive: true, mode: 0o700 }),
       ]);
       // A stale group from a crashed run would carry its old limits and processes.
-      if (cgroupExists(p.cgroup)) await removeCgroup(p.cgroup).catch(() => undefined);
+      await removeCgroup(p.cgroup).catch(() => undefined);
       traceEnd('create.files', t0); t0 = traceStart();
       try {
         const ready = await spawnShim({
@@ -810,7 +810,7 @@ export class ContainerRuntime {
         process.kill(run.shimPid, 'SIGKILL');
       }
       // Usually gone already (the exit watch removes it); the remove command is a process spawn.
-      if (cgroupExists(p.cgroup)) await removeCgroup(p.cgroup).catch(() => undefined);
+      await removeCgroup(p.cgroup).catch(() => undefined);
       unmountUnder(p.dir);
       // Renamed out of the way at once (the id is free again), deleted after the reply: a recursive
       // delete costs tens of ms here. What a crash leaves in trash/ the next reconcile deletes.
@@ -871,7 +871,7 @@ export class ContainerRuntime {
       if (!run && Date.now() - statMs(dir) < 60_000) continue;
       const shim = readJson<{ shimPid: number; pid: number }>(join(dir, 'shim.json'));
       for (const pid of [shim?.shimPid, run?.shimPid]) if (pid && alive(pid) && isShim(pid)) process.kill(pid, 'SIGKILL');
-      if (id) await cgroup.remove(`berth/${id}`).catch(() => undefined);
+      if (id) await removeCgroup(`berth/${id}`).catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });
       orphans.push(`state-dir:${dir}`);
       await this.publishOrphan(id ?? name, 'state-dir', dir);
@@ -899,7 +899,7 @@ export class ContainerRuntime {
       // Another node's executor (tests run several on one machine) may have just made this group.
       const old = pids.length === 0 && Date.now() - cgroupMtime(name) > 30_000;
       if (!ours && !old) continue;
-      await cgroup.remove(path).catch((e) => this.logger.warn(`reconcile: cgroup remove ${path}: ${(e as Error).message}`));
+      await removeCgroup(path).catch((e) => this.logger.warn(`reconcile: cgroup remove ${path}: ${(e as Error).message}`));
       orphans.push(`cgroup:${path}`);
       await this.publishOrphan(name, 'cgroup', path);
     }
@@ -1019,11 +1019,6 @@ async function removeCgroup(path: string): Promise<void> {
     dirs.map((d) => rmdir(d).then(() => true, (e: NodeJS.ErrnoException) => e.code === 'ENOENT' || e.code === 'ENOTDIR')),
   );
   if (!gone.every(Boolean)) await cgroup.remove(path);
-}
-
-function cgroupExists(path: string): boolean {
-  if (existsSync(join(CGROUP_ROOT, path))) return true;
-  return safeReaddir(CGROUP_ROOT).some((h) => existsSync(join(CGROUP_ROOT, h, path)));
 }
 
 function listBerthCgroups(): string[] {
