@@ -3,7 +3,7 @@ import { Controller, Delete, Get, HttpCode, Param, Post, Req, Res } from '@nestj
 import type { ServerResponse } from 'node:http';
 import type { DockerRequest } from '../http/docker-request';
 import { parseBool, parseFilters, parseInteger, queryString } from '../http/query-params';
-import { responseSink } from '../http/response-sink';
+import { drainOrClose, responseSink } from '../http/response-sink';
 import { sendDockerError } from '../http/send-error';
 import { statusForCode } from '../http/error-status';
 import { DomainError } from '@berth/contracts';
@@ -272,15 +272,7 @@ export class ContainersController {
         }
         if (!res.write(c) && res.writableLength > LOG_BACKLOG) {
           sinceYield = 0;
-          await new Promise<void>((r) => {
-            const done = () => {
-              res.off('drain', done);
-              res.off('close', done);
-              r();
-            };
-            res.on('drain', done);
-            res.on('close', done);
-          });
+          await drainOrClose(res);
         }
       }
     };

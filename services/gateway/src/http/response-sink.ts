@@ -23,15 +23,20 @@ export function responseSink(req: DockerRequest, res: ServerResponse) {
     write(line: string): Promise<void> {
       if (closed || res.destroyed) return Promise.resolve();
       if (res.write(line)) return Promise.resolve();
-      return new Promise<void>((resolve) => {
-        const done = () => {
-          res.off('drain', done);
-          res.off('close', done);
-          resolve();
-        };
-        res.on('drain', done);
-        res.on('close', done);
-      });
+      return drainOrClose(res);
     },
   };
+}
+
+/** Resolves when the response can take more (drain) or is gone (close). */
+export function drainOrClose(res: ServerResponse): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
