@@ -372,7 +372,8 @@ async function main(): Promise<void> {
       berthEngine = { name: 'berth', socket: process.env.BERTH_SOCKET, env: baseEnv };
     } else {
       console.error('starting Berth…');
-      berth = await harness.startBerth();
+      // As a real Berth runs: favordynmods on (a host-wide setting; see docs/architecture.md).
+      berth = await harness.startBerth({ config: { 'cgroup-favor-dynmods': true } });
       berthEngine = { name: 'berth', socket: berth.socket, env: { ...baseEnv, ...berth.env, DOCKER_CONFIG: dockerConfig } };
       delete (berthEngine.env as Record<string, unknown>).DOCKER_HOST;
     }

@@ -1,16 +1,25 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { describe, it } from 'node:test';
-import { favorCgroupDynmods } from './cgroup-dynmods';
+import { readFileSync, rmdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { after, describe, it } from 'node:test';
+import { DYNMODS_MOUNTPOINT, favorCgroupDynmods } from './cgroup-dynmods';
 
 const isRoot = process.getuid?.() === 0;
 const skip = !isRoot && process.env.CI !== 'true' ? 'needs root' : false;
 
-// The mount is a deliberate host-wide setting (the executor makes it at every start; it stays until
-// reboot, and unmounting would not undo the kernel's switch), so this test does not remove it.
+// The kernel's switch stays on until reboot once made (a real Berth makes it at every start); the
+// mount this test made is removed again, so the run leaves no mount behind.
 describe('favorCgroupDynmods (root, real kernel)', { skip }, () => {
+  let mounted = false;
+  after(() => {
+    if (!mounted) return;
+    execFileSync('umount', [DYNMODS_MOUNTPOINT]);
+    rmdirSync(DYNMODS_MOUNTPOINT);
+  });
+
   it('leaves some cgroup mount with favordynmods, and is idempotent', async () => {
     const first = await favorCgroupDynmods();
+    mounted = first === 'mounted';
     if (typeof first === 'object') {
       // a kernel without the option (< 6.0) keeps the slow path; then the mount must not be there
       assert.match(first.unsupported, /./);

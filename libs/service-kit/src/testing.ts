@@ -73,12 +73,16 @@ export async function startTestNode(def: DomainServiceDefinition, options: TestN
     configFile,
     JSON.stringify({
       'data-root': join(dir.path, 'root'),
+      // Its own exec root (the executor's stream socket lives there), never the host's /run/berth.
+      'exec-root': join(dir.path, 'exec'),
       hosts: [`unix://${join(dir.path, 'docker.sock')}`],
       postgres: db.url,
       redis: ns.redisUrl,
       namespace: ns.namespace,
       'node-id': 'test-node',
       'log-level': 'warn',
+      // A test run does not change host-wide kernel settings (cgroup-dynmods.int.spec tests that one).
+      'cgroup-favor-dynmods': false,
       ...options.config,
     }),
   );

@@ -174,6 +174,8 @@ export async function startBerth(opts: StartOptions = {}): Promise<RunningBerth>
     redis: ns.redisUrl,
     namespace: ns.namespace,
     'node-id': `e2e-${randomSuffix()}`,
+    // A test run does not change host-wide kernel settings (cgroup-dynmods.int.spec tests that one).
+    'cgroup-favor-dynmods': false,
     ...opts.config,
   };
   const configFile = join(dir, 'berth.json');
