@@ -125,10 +125,14 @@ describe('executor host: containers (root, real kernel)', { skip }, () => {
       configFile,
       JSON.stringify({
         'data-root': dataRoot,
+        // its own exec root (the stream socket), never the host's /run/berth
+        'exec-root': join(tmp.path, 'exec'),
         redis: ns.redisUrl,
         namespace: ns.namespace,
         'node-id': 'ctest',
         'log-level': 'warn',
+        // a test run leaves the host-wide kernel switch alone (cgroup-dynmods.int.spec tests it)
+        'cgroup-favor-dynmods': false,
       }),
     );
     redis = new Redis(ns.redisUrl);
