@@ -28,8 +28,13 @@ export const ContainerPatterns = {
   update: 'containers.update',
   prune: 'containers.prune',
   resize: 'containers.resize',
-  /** Before a hijacked attach: makes sure the shim for the next run exists, records `attach`. */
+  /**
+   * Before a hijacked attach: makes sure the shim for the next run exists, records `attach`. With
+   * `early`, answers before a pending shim spawn is done (`shimPending`); `attachReady` then waits for it.
+   */
   attach: 'containers.attach',
+  /** `{id}`: once the shim of the container's next run (if one is pending) is up. */
+  attachReady: 'containers.attach-ready',
   closeStdin: 'containers.close-stdin',
   top: 'containers.top',
   stats: 'containers.stats',
@@ -309,8 +314,16 @@ export interface ResizeRequest extends ContainerRefRequest {
   readonly w: number;
 }
 
+export interface AttachRequest extends ContainerRefRequest {
+  /** answer before a pending shim spawn is done (`shimPending`) */
+  readonly early?: boolean;
+}
+
 export interface AttachReply {
   readonly id: string;
+  readonly name?: string;
+  /** the shim's spawn was still under way (only with `early`): wait with `attachReady` before connecting */
+  readonly shimPending?: boolean;
   readonly tty: boolean;
   readonly openStdin: boolean;
   readonly stdinOnce: boolean;

@@ -21,6 +21,11 @@ export interface OutboxRelayOptions {
   readonly batchSize?: number;
   /** Fallback wake-up when no NOTIFY arrives (late commits, lost LISTEN connection). Default 1000 ms. */
   readonly pollIntervalMs?: number;
+  /**
+   * After a NOTIFY, how long to wait for more commits before reading (one transaction and one XADD
+   * pipeline for all of them, out of the way of the requests that wrote them). Default 20 ms.
+   */
+  readonly coalesceMs?: number;
   /** Approximate cap of the Redis stream. Default 1,000,000. */
   readonly maxLen?: number;
   /**
@@ -52,6 +57,7 @@ export class OutboxRelay {
   private readonly batchSize: number;
   private readonly pollIntervalMs: number;
   private readonly maxLen: string;
+  private readonly coalesceMs: number;
   private readonly afterPublish?: OutboxRelayOptions['afterPublish'];
   private readonly logger: RelayLogger;
 
@@ -69,6 +75,7 @@ export class OutboxRelay {
     this.batchSize = options.batchSize ?? 500;
     this.pollIntervalMs = options.pollIntervalMs ?? 1000;
     this.maxLen = String(options.maxLen ?? 1_000_000);
+    this.coalesceMs = options.coalesceMs ?? 20;
     this.afterPublish = options.afterPublish;
     this.logger = options.logger ?? console;
   }
@@ -76,8 +83,10 @@ export class OutboxRelay {
   /** Publishes one batch; returns how many events went out (0 when idle or another relay holds the lock). */
   runOnce(): Promise<number> {
     return this.store.transaction(async (manager) => {
+      // The checkpoint's commit need not wait for the WAL flush: losing it republishes the batch,
+      // which consumers dedupe (at least once either way).
       const [{ locked }]: { locked: boolean }[] = await manager.query(
-        'SELECT pg_try_advisory_xact_lock(hashtext($1)) AS locked',
+        `SELECT pg_try_advisory_xact_lock(hashtext($1)) AS locked, set_config('synchronous_commit', 'off', true) AS relaxed`,
         [`berth-relay:${this.store.schema}:${this.name}`],
       );
       if (!locked) return 0;
@@ -109,6 +118,7 @@ export class OutboxRelay {
   private async run(): Promise<void> {
     let notifiedAt: number | undefined;
     while (!this.stopping) {
+      if (this.woken && this.coalesceMs > 0 && !this.stopping) await new Promise((r) => setTimeout(r, this.coalesceMs));
       if (this.woken && notifiedAt === undefined) notifiedAt = Date.now();
       this.woken = false;
       let published = 0;

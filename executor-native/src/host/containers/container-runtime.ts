@@ -139,6 +139,10 @@ export class ContainerRuntime {
   /** stateDir → the watch in progress */
   private readonly watching = new Map<string, Promise<void>>();
   private readonly reporting = new Map<string, Promise<void>>();
+  /** Prepared by this process and never created: their layer dirs (no layers.json read, no stale run or cgroup to clear). */
+  private readonly fresh = new Map<string, string[]>();
+  /** Created by this process, waiting for their start: the run (no run.json read at start). */
+  private readonly created = new Map<string, RunInfo>();
   private closed = false;
 
   constructor(
@@ -182,6 +186,7 @@ export class ContainerRuntime {
     await mkdir(p.dir, { recursive: true, mode: 0o710 });
     await Promise.all([p.upper, p.work, p.rootfs].map((d) => mkdir(d, { recursive: true, mode: 0o710 })));
     await writeFile(join(p.dir, 'layers.json'), JSON.stringify(layerDirs));
+    if (!existsSync(p.stateDir)) this.fresh.set(id, [...layerDirs]);
     return { dir: p.dir, rootfs: p.rootfs };
   }
 
@@ -189,9 +194,12 @@ export class ContainerRuntime {
     return this.lock(id, async () => {
       const p = this.paths(id);
       let t0 = traceStart();
-      const lowerdirs = await readJsonAsync<string[]>(join(p.dir, 'layers.json'));
+      const fresh = this.fresh.get(id);
+      this.fresh.delete(id);
+      this.created.delete(id);
+      const lowerdirs = fresh ?? (await readJsonAsync<string[]>(join(p.dir, 'layers.json')));
       if (!lowerdirs) throw notFound(`No such container: ${id} (not prepared on this node)`);
-      await this.retireRun(id, p);
+      if (!fresh) await this.retireRun(id, p);
       traceEnd('create.read+retire', t0); t0 = traceStart();
       const caps = capabilitySet(spec);
       const sec = securityOptions(spec);
@@ -206,7 +214,7 @@ export class ContainerRuntime {
         mkdir(p.stateDir, { recursive: true, mode: 0o700 }),
       ]);
       // A stale group from a crashed run would carry its old limits and processes.
-      await removeCgroup(p.cgroup).catch(() => undefined);
+      if (!fresh) await removeCgroup(p.cgroup).catch(() => undefined);
       traceEnd('create.files', t0); t0 = traceStart();
       try {
         const ready = await spawnShim({
@@ -224,6 +232,7 @@ export class ContainerRuntime {
         traceEnd('create.spawn', t0); t0 = traceStart();
         const run: RunInfo = { kind: 'container', containerId: id, pid: ready.pid, shimPid: ready.shimPid };
         await writeFile(join(p.stateDir, 'run.json'), JSON.stringify(run));
+        this.created.set(id, run);
         traceEnd('create.runjson', t0);
         return ready;
       } catch (e) {
@@ -236,7 +245,9 @@ export class ContainerRuntime {
 
   async start({ id }: { id: string }) {
     const p = this.paths(id);
-    const run = await readJsonAsync<RunInfo>(join(p.stateDir, 'run.json'));
+    const cached = this.created.get(id);
+    this.created.delete(id);
+    const run = cached ?? (await readJsonAsync<RunInfo>(join(p.stateDir, 'run.json')));
     if (!run) throw conflict(`Container ${id} is not created: run container.create first`);
     let started: { pid: number; startedAt: string };
     try {
@@ -792,6 +803,8 @@ export class ContainerRuntime {
   remove({ id }: { id: string }) {
     return this.lock(id, async () => {
       const p = this.paths(id);
+      this.fresh.delete(id);
+      this.created.delete(id);
       if (!existsSync(p.dir) && !existsSync(p.stateDir)) return { removed: false };
       await this.shutdownExecs(p);
       const client = new ShimClient(p.stateDir);

@@ -126,6 +126,12 @@ export class ContainerRegistry implements OnModuleInit {
     return entry.state;
   }
 
+  /** The state `command` would leave on the current one (decide + evolve); throws decide's errors. Does not append. */
+  preview(id: string, command: ContainerCommand): ContainerState | null {
+    const before = this.byId.get(id)?.state ?? null;
+    return decide(command, before).reduce(evolve, before);
+  }
+
   /** decide -> append (expected version) -> move memory forward -> tell listeners. */
   record(id: string, command: ContainerCommand, actor: Actor | null = null): Promise<{ state: ContainerState | null; events: ContainerEvent[] }> {
     return this.recordAll(id, [command], actor);

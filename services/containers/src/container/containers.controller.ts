@@ -1,5 +1,6 @@
 import {
   ContainerImageUsersPattern,
+  type AttachRequest,
   type ContainerImageUsersReply,
   type ContainerImageUsersRequest,
   ContainerPatterns,
@@ -127,8 +128,14 @@ export class ContainersController {
   }
 
   @MessagePattern(ContainerPatterns.attach)
-  attach(@Payload() req: ContainerRefRequest) {
-    return this.containers.attach(req.id);
+  attach(@Payload() req: AttachRequest) {
+    return this.containers.attach(req.id, null, !!req.early);
+  }
+
+  @MessagePattern(ContainerPatterns.attachReady)
+  async attachReady(@Payload() req: ContainerRefRequest) {
+    await this.containers.attachReady(req.id);
+    return ok;
   }
 
   @MessagePattern(ContainerPatterns.closeStdin)

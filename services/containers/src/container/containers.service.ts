@@ -46,6 +46,8 @@ const PREDEFINED_NETWORKS = new Set(['bridge', 'host', 'none']);
 
 /** How long one wait long poll lasts before it answers `pending` (the gateway asks again). */
 const WAIT_POLL_MS = 5 * 60_000;
+/** none/host leases are recorded this long after the start (see leaseAfterStart). */
+const LEASE_DELAY_MS = 30;
 
 /** How many removed containers' last exits wait() remembers. */
 const RECENTLY_REMOVED_MAX = 1000;
@@ -93,7 +95,7 @@ export class ContainersService {
     this.registry.onChange((state, events, before) => {
       if (state || !before || !events.some((e) => e.type === 'ContainerRemoved')) return;
       const last = beforeRemoval(events, before);
-      this.recentlyRemoved.set(before.id, { statusCode: last.exitCode, error: last.error || null });
+      this.recentlyRemoved.set(before.id, { statusCode: last.exitCode, error: null });
       if (this.recentlyRemoved.size > RECENTLY_REMOVED_MAX) this.recentlyRemoved.delete(this.recentlyRemoved.keys().next().value!);
     });
   }
@@ -144,13 +146,12 @@ export class ContainersService {
     if (primary === null) this.registry.resolve(mode.slice('container:'.length));
     else if (!PREDEFINED_NETWORKS.has(primary)) await this.network.inspect(primary);
     const release = this.registry.reserve(name, id);
+    let spawn: Promise<number> | undefined;
     try {
       await this.runtime.prepare(id, req.image.layerDirs);
       try {
         await this.mountVolumes(id, normalized.mounts, anonymousAt, req);
-        await this.registry.record(
-          id,
-          {
+        const command: ContainerCommand = {
             type: 'Create',
             data: {
               id,
@@ -166,10 +167,20 @@ export class ContainersService {
               logPath: this.paths(id).log,
               layerDirs: req.image.layerDirs,
             },
-          },
-          actor,
-        );
+          };
+        // Off a bridge the shim's spec needs nothing the append decides: it spawns while ContainerCreated
+        // is written (a failed append takes it down with the runtime).
+        const preview = this.registry.preview(id, command);
+        if (preview && !hasOwnBridge(preview)) {
+          spawn = this.ensureShim(preview, []);
+          spawn.catch(() => undefined);
+        }
+        await this.registry.record(id, command, actor);
       } catch (e) {
+        if (spawn) {
+          await spawn.catch(() => undefined);
+          this.shimReady.delete(id);
+        }
         await this.volumes.release(id, true).catch(() => undefined);
         for (const v of Object.values(anonymousAt)) await this.volumes.remove(v).catch(() => undefined);
         await this.runtime.remove(id).catch(() => undefined);
@@ -186,7 +197,9 @@ export class ContainersService {
     // addresses as NetworkingConfig asks) are part of create; its ports are published at start.
     const state = this.registry.get(id)!;
     const spawnLogged = (p: Promise<number>) => void p.catch((e: Error) => this.logger.warn(`create runtime for ${id.slice(0, 12)}: ${e.message}`));
-    if (!hasOwnBridge(state)) {
+    if (spawn) {
+      spawnLogged(spawn);
+    } else if (!hasOwnBridge(state)) {
       spawnLogged(this.ensureShim(state, []));
     } else {
       const allocated = await this.allocateEndpoints(id, name, primary, req.networkingConfig).catch((e: Error) => {
@@ -272,7 +285,11 @@ export class ContainersService {
     const primary = primaryNetworkOf(c.hostConfig.NetworkMode);
     if (primary === null || hasOwnBridge(c) || this.leased.has(c.id)) return;
     this.leased.add(c.id);
-    const lease = this.network.connect({ containerId: c.id, containerName: c.name, network: primary, aliases: [], publish: false }).catch((e: Error) => {
+    // Bookkeeping only (no veth, no address): it waits a moment so that it does not compete with the
+    // run that just started (a short `docker run --rm` is over by then; the release follows it).
+    const lease = new Promise((r) => setTimeout(r, LEASE_DELAY_MS).unref())
+      .then(() => this.network.connect({ containerId: c.id, containerName: c.name, network: primary, aliases: [], publish: false }))
+      .catch((e: Error) => {
       this.leased.delete(c.id);
       this.logger.warn(`network lease of ${c.id.slice(0, 12)}: ${e.message}`);
     });
@@ -377,7 +394,10 @@ export class ContainersService {
         setImmediate(() => void this.remove({ id: c.id, force: true }, SYSTEM_ACTOR).catch((e: Error) => this.logger.warn(`auto-remove ${c.id.slice(0, 12)}: ${e.message}`)));
       }
       // Docker answers a failed exec with 400 (the CLI maps the wording to exit codes 126/127).
-      if (exitCode === 127 || exitCode === 126) throw invalid(`failed to create task for container: ${error.message}: unknown`);
+      if (exitCode === 127 || exitCode === 126) {
+        const prefix = 'failed to create task for container: ';
+        throw invalid(`${error.message.startsWith(prefix) ? '' : prefix}${error.message}: unknown`);
+      }
       throw error;
     }
   }
@@ -587,7 +607,8 @@ export class ContainersService {
     const id = c.id;
     const startExits = req.afterExitCount ?? c.exitCount;
     const met = (s: ContainerState | null, last: ContainerState): WaitContainerReply | null => {
-      const code = { statusCode: (s ?? last).exitCode, error: (s ?? last).error || null };
+      // As dockerd: a wait for the removal carries no error (the start's error was the start's reply).
+      const code = { statusCode: (s ?? last).exitCode, error: req.condition === 'removed' ? null : (s ?? last).error || null };
       switch (req.condition) {
         case 'removed':
           return s === null ? code : null;
@@ -739,23 +760,38 @@ export class ContainersService {
 
   // ---- attach, resize, top, stats ----------------------------------------------------------------
 
-  async attach(ref: string, actor: Actor | null = null): Promise<AttachReply> {
+  async attach(ref: string, actor: Actor | null = null, early = false): Promise<AttachReply> {
     const c = this.registry.resolve(ref);
     if (c.status === 'removing' || c.status === 'dead') throw conflict(`container ${c.id} is marked for removal`);
     if (c.status === 'paused') throw conflict(`You cannot attach to a paused container, unpause it first`);
-    // The attach is recorded while the shim comes up (create answered before its spawn finished).
-    await Promise.all([
-      c.status === 'exited' || c.status === 'created' ? this.ensureShim(c) : undefined,
-      this.registry.record(c.id, { type: 'RecordAttached' }, actor),
-    ]);
+    // The attach is recorded in the container's append order (before a start that follows) but not
+    // waited for: the reply needs only the shim (create answered before its spawn finished).
+    void this.registry.record(c.id, { type: 'RecordAttached' }, actor).catch((e: Error) => this.logger.warn(`attach of ${c.id.slice(0, 12)}: ${e.message}`));
+    let shimPending = false;
+    if (c.status === 'exited' || c.status === 'created') {
+      const spawning = this.ensureShim(c);
+      if (early) {
+        // `attachReady` waits for it (and reports its failure); start waits for it too.
+        spawning.catch(() => undefined);
+        shimPending = true;
+      } else await spawning;
+    }
     return {
       id: c.id,
+      name: c.name,
+      ...(shimPending ? { shimPending } : {}),
       tty: !!c.config.Tty,
       openStdin: !!c.config.OpenStdin,
       stdinOnce: !!c.config.StdinOnce,
       attachSocket: this.paths(c.id).attachSocket,
       status: c.status,
     };
+  }
+
+  /** Once the shim of the next run (when one is to be spawned) is up. */
+  async attachReady(ref: string): Promise<void> {
+    const c = this.registry.resolve(ref);
+    if (c.status === 'exited' || c.status === 'created') await this.ensureShim(c);
   }
 
   async resize(ref: string, h: number, w: number): Promise<void> {

@@ -139,6 +139,8 @@ export class ContainersController {
   @Post(':id/start')
   @HttpCode(204)
   async start(@Param('id') id: string): Promise<void> {
+    this.containers.forgetFresh(id);
+    await this.containers.attachesConnected(id);
     await this.containers.command(ContainerPatterns.start, { id });
   }
 
@@ -182,6 +184,7 @@ export class ContainersController {
   @HttpCode(204)
   async rename(@Param('id') id: string, @Req() req: DockerRequest): Promise<void> {
     const name = queryString(req.query.name) ?? '';
+    this.containers.forgetFresh(id);
     await this.containers.command(ContainerPatterns.rename, { id, name });
   }
 
@@ -205,6 +208,7 @@ export class ContainersController {
   @Delete(':id')
   @HttpCode(204)
   async remove(@Param('id') id: string, @Req() req: DockerRequest): Promise<void> {
+    this.containers.forgetFresh(id);
     await this.containers.command(ContainerPatterns.remove, { id, force: parseBool(req.query.force), volumes: parseBool(req.query.v) }, 5 * 60_000);
   }
 
@@ -218,13 +222,13 @@ export class ContainersController {
   async wait(@Param('id') id: string, @Req() req: DockerRequest, @Res() res: ServerResponse): Promise<void> {
     const condition = (queryString(req.query.condition) || 'not-running') as WaitCondition;
     if (!['not-running', 'next-exit', 'removed'].includes(condition)) throw invalid(`invalid condition: "${condition}"`);
-    const view = await this.containers.view(id);
+    const target = await this.containers.waitTarget(id);
     res.writeHead(200, { 'Content-Type': 'application/json' });
     res.flushHeaders();
     const sink = responseSink(req, res);
     try {
       // Sent before the client can have the headers (so before its start): the service sees the wait first.
-      const reply = await this.containers.wait(view, condition, () => sink.closed);
+      const reply = await this.containers.wait(target, condition, () => sink.closed);
       if (!sink.closed) res.end(`${JSON.stringify({ Error: reply.error ? { Message: reply.error } : null, StatusCode: reply.statusCode })}\n`);
     } catch (e) {
       const err = DomainError.from(e);

@@ -50,6 +50,16 @@ const namedVolumes = (binds: readonly string[] | null | undefined, mounts: reado
 };
 
 /** Container use cases at the API edge: orchestrate create, translate views to Docker's JSON. */
+/** How long a created container counts as fresh (see ContainersService.fresh). */
+const FRESH_MS = 10_000;
+
+export interface FreshContainer {
+  readonly id: string;
+  readonly tty: boolean;
+  readonly openStdin: boolean;
+  readonly at: number;
+}
+
 @Injectable()
 export class ContainersService {
   /** list query -> the views of the last full read and the containers generation they belong to */
@@ -106,7 +116,41 @@ export class ContainersService {
       volumeMountpoints,
     };
     const reply = await this.rpc.request<CreateContainerReply>(ContainerPatterns.create, request, { timeoutMs: LONG_MS });
+    this.rememberFresh({ id: reply.id, tty: !!config.Tty, openStdin: !!config.OpenStdin, at: Date.now() });
     return { Id: reply.id, Warnings: reply.warnings ?? [] };
+  }
+
+  /**
+   * Containers this gateway created and nobody has started, removed or renamed since (by full id, for
+   * FRESH_MS): `docker run`'s attach and wait on them answer before any round trip (a never-started
+   * container has no exits yet; the attach is still recorded, and its start waits for it to connect).
+   */
+  private readonly fresh = new Map<string, FreshContainer>();
+
+  private rememberFresh(c: FreshContainer): void {
+    if (this.fresh.size >= 1000) this.fresh.delete(this.fresh.keys().next().value!);
+    this.fresh.set(c.id, c);
+  }
+
+  freshContainer(ref: string): FreshContainer | undefined {
+    const c = this.fresh.get(ref);
+    if (c && Date.now() - c.at > FRESH_MS) this.fresh.delete(ref);
+    else return c;
+    return undefined;
+  }
+
+  /** Before a start, rename or removal of `ref` (a full id, a prefix or a name): no longer fresh. */
+  forgetFresh(ref: string): void {
+    if (this.fresh.size === 0) return;
+    if (this.fresh.delete(ref)) return;
+    // A name or a prefix: without the names at hand, forget them all (they are a fast path only).
+    this.fresh.clear();
+  }
+
+  /** What a wait needs: the container's id and its exit count when the wait was asked. */
+  async waitTarget(ref: string): Promise<{ id: string; exitCount: number }> {
+    const fresh = this.freshContainer(ref);
+    return fresh ? { id: fresh.id, exitCount: 0 } : this.view(ref);
   }
 
   /**
@@ -314,7 +358,7 @@ export class ContainersService {
   }
 
   /** Long poll until the condition holds; `closed()` stops asking when the client left. */
-  async wait(ref: string | ContainerView, condition: WaitCondition, closed: () => boolean): Promise<WaitContainerReply> {
+  async wait(ref: string | { id: string; exitCount: number }, condition: WaitCondition, closed: () => boolean): Promise<WaitContainerReply> {
     const start = typeof ref === 'string' ? await this.view(ref) : ref;
     for (;;) {
       const reply = await this.rpc.request<WaitContainerReply>(
@@ -331,8 +375,37 @@ export class ContainersService {
     return { ContainersDeleted: reply.containersDeleted.length ? reply.containersDeleted : null, SpaceReclaimed: reply.spaceReclaimed };
   }
 
-  attach(id: string): Promise<AttachReply> {
-    return this.rpc.request<AttachReply>(ContainerPatterns.attach, { id }, { timeoutMs: LONG_MS });
+  attach(id: string, early = false): Promise<AttachReply> {
+    return this.rpc.request<AttachReply>(ContainerPatterns.attach, early ? { id, early } : { id }, { timeoutMs: LONG_MS });
+  }
+
+  /** Waits until the shim of the container's next run (if one is being spawned) is up. */
+  async attachReady(id: string): Promise<void> {
+    await this.rpc.request(ContainerPatterns.attachReady, { id }, { timeoutMs: LONG_MS });
+  }
+
+  /**
+   * Attaches answered (101) before their shim was up and not yet connected to it. A start of that
+   * container waits for them, or the first output could be written before anyone listens.
+   */
+  private readonly attachGates = new Map<Promise<void>, { id: string; name?: string }>();
+
+  /** Registers an early attach; `done` settles once it is connected to the shim (or gave up). */
+  gateStart(container: { id: string; name?: string }, done: Promise<unknown>): void {
+    const gate = done.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.attachGates.set(gate, container);
+    void gate.then(() => this.attachGates.delete(gate));
+  }
+
+  /** The early attaches of the container `ref` names (full id, id prefix or name), settled. */
+  async attachesConnected(ref: string): Promise<void> {
+    if (this.attachGates.size === 0) return;
+    const name = ref.replace(/^\//, '');
+    const mine = [...this.attachGates].filter(([, c]) => c.id === ref || c.name === name || (ref.length >= 1 && c.id.startsWith(ref))).map(([g]) => g);
+    await Promise.all(mine);
   }
 
   top(id: string, psArgs?: string) {

@@ -74,7 +74,31 @@ export class HijackService implements OnModuleInit {
     const wantStderr = parseBool(query.stderr);
     const detachKeys = parseDetachKeys(typeof query.detachKeys === 'string' ? query.detachKeys : undefined);
     if (detachKeys === null) throw invalid(`Invalid detach keys (${String(query.detachKeys)}) provided`);
-    const info = await this.containers.attach(id);
+    // docker run attaches before its start: answered at once while the shim spawns (a container this
+    // gateway just created: before any round trip); its start waits until this attach is connected to
+    // the shim (attachesConnected), so no output goes unheard.
+    const fresh = stream && !logs ? this.containers.freshContainer(id) : undefined;
+    const info = fresh ? null : await this.containers.attach(id, stream && !logs);
+    if (fresh || info?.shimPending) {
+      const early = fresh ?? info!;
+      let connected!: (v?: unknown) => void;
+      this.containers.gateStart(info ?? fresh!, new Promise((r) => (connected = r)));
+      let shim: Awaited<ReturnType<typeof connectShim>>;
+      try {
+        socket.write(hijackHead(upgrade, early.tty));
+        const ready = info ?? (await this.containers.attach(fresh!.id));
+        if (info) await this.containers.attachReady(info.id);
+        shim = await connectShim(ready.attachSocket, { stdin: wantStdin && ready.openStdin, stdout: wantStdout, stderr: wantStderr });
+      } catch (e) {
+        socket.destroy();
+        throw e;
+      } finally {
+        connected();
+      }
+      await bridge(socket, shim.shim, shim.rest, { tty: early.tty, stdin: wantStdin && early.openStdin, detachKeys, head });
+      return;
+    }
+    if (!info) throw new Error('unreachable');
     // logs=1: the json-file log so far (the selected streams; stdcopy frames without a TTY), then live output.
     const replay = async () => {
       if (!logs) return [];
