@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { type DomainEvent, DomainError, ErrorCode, type EventEnvelope, invalid, traceEnd, traceStart } from '@berth/contracts';
 import type { DataSource, EntityManager } from 'typeorm';
 import {
@@ -121,7 +121,7 @@ export class EventStore implements EventStoreApi {
     for (let attempt = 1; ; attempt++) {
       try {
         const single = this.checkedInsert(streamId, expectedVersion, events, options, true);
-        if (single) return this.appended(await manager.query(single.sql, single.params));
+        if (single) return this.appended(given ? await manager.query(single.sql, single.params) : await this.prepared(single.sql, single.params));
         return await manager.transaction(async (m) => {
           const plain = this.checkedInsert(streamId, expectedVersion, events, options, false)!;
           const result = this.appended(await m.query(plain.sql, plain.params));
@@ -192,6 +192,26 @@ export class EventStore implements EventStoreApi {
        SELECT * FROM ins`;
     return { sql, params };
   }
+
+  /**
+   * `sql` as a named prepared statement on a pool connection (pg prepares it once per connection):
+   * the server skips parsing and, after a few runs, planning. The statement texts vary only with the
+   * number of events and the projections concerned, so the names (a hash of the text) stay few.
+   */
+  private async prepared(sql: string, params: unknown[]): Promise<EventRow[]> {
+    const pool = (this.dataSource.driver as unknown as { master?: { query?: unknown } }).master as
+      | { query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: EventRow[] }> }
+      | undefined;
+    if (typeof pool?.query !== 'function') return this.dataSource.manager.query(sql, params);
+    let name = this.statementNames.get(sql);
+    if (!name) {
+      name = `berth_es_${createHash('sha1').update(sql).digest('hex').slice(0, 20)}`;
+      if (this.statementNames.size < 500) this.statementNames.set(sql, name);
+    }
+    return (await pool.query({ name, text: sql, values: params })).rows;
+  }
+
+  private readonly statementNames = new Map<string, string>();
 
   /** The checked INSERT's rows as the append's result; none means the version was not the expected one. */
   private appended(rows: EventRow[]): AppendResult {

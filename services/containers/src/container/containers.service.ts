@@ -849,12 +849,19 @@ export class ContainersService {
       env: req.env ?? [],
       detachKeys: req.detachKeys ?? '',
     };
-    await this.registry.record(c.id, { type: 'CreateExec', exec }, actor);
-    // Its shim is spawned now (waiting before execve), so the start that follows finds it ready.
+    this.registry.check(c.id, { type: 'CreateExec', exec });
+    // Its shim is spawned now, while the exec is recorded (waiting before execve), so the start that
+    // follows finds it ready.
     if (c.status === 'running') {
       const spawning = this.spawnExec(c, exec, exec.tty);
       this.execReady.set(execId, spawning);
       spawning.catch(() => undefined);
+    }
+    try {
+      await this.registry.record(c.id, { type: 'CreateExec', exec }, actor);
+    } catch (e) {
+      this.execReady.delete(execId);
+      throw e;
     }
     return { id: execId };
   }
