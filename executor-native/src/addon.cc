@@ -5,6 +5,7 @@
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("spawn", Napi::Function::New(env, Spawn, "spawn"));
+  exports.Set("spawnAsync", Napi::Function::New(env, SpawnAsync, "spawnAsync"));
   exports.Set("sendGo", Napi::Function::New(env, SendGo, "sendGo"));
   exports.Set("readSyncMessage", Napi::Function::New(env, ReadSyncMessage, "readSyncMessage"));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd, "closeFd"));

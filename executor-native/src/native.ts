@@ -12,6 +12,7 @@ export const defaultSeccompProfile = join(nativeRoot, 'profiles', 'seccomp-defau
 
 interface Addon {
   spawn(path: string, argv: string[], env: string[], fds: number[]): { pid: number; syncFd: number };
+  spawnAsync(path: string, argv: string[], env: string[], fds: number[]): Promise<{ pid: number; syncFd: number }>;
   sendGo(fd: number): void;
   readSyncMessage(fd: number): Promise<string | null>;
   closeFd(fd: number): void;
@@ -63,11 +64,24 @@ function checkFd(fd: number, what: string): void {
 
 /** fork + exec at once; fds[0..2] become the child's stdio (-1 = /dev/null), fd 3 the sync socket. */
 export function spawn(path: string, argv: string[], env: string[], fds: number[] = [-1, -1, -1]) {
+  checkSpawn(path, argv, env, fds);
+  return native().spawn(path, argv, env, fds.slice(0, 3));
+}
+
+function checkSpawn(path: string, argv: string[], env: string[], fds: number[]): void {
   if (!path.startsWith('/')) throw new TypeError(`spawn: path must be absolute: ${path}`);
   if (argv.some((a) => typeof a !== 'string') || env.some((e) => typeof e !== 'string'))
     throw new TypeError('spawn: argv and env must be strings');
   fds.forEach((fd, i) => checkFd(fd, `spawn fds[${i}]`));
-  return native().spawn(path, argv, env, fds.slice(0, 3));
+}
+
+/**
+ * spawn with the clone on a worker thread: CLONE_VFORK suspends the caller until the child's execve,
+ * which on a busy machine waits for a CPU (ms of a blocked event loop). `fds` must stay open until it settles.
+ */
+export async function spawnAsync(path: string, argv: string[], env: string[], fds: number[] = [-1, -1, -1]): Promise<{ pid: number; syncFd: number }> {
+  checkSpawn(path, argv, env, fds);
+  return native().spawnAsync(path, argv, env, fds.slice(0, 3));
 }
 
 export function sendGo(syncFd: number): void {

@@ -15,7 +15,7 @@ import { connect, Socket } from 'node:net';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { closeFd, spawn, waitPid } from './native';
+import { closeFd, spawnAsync, waitPid } from './native';
 
 export const defaultShimPath = () => join(__dirname, '..', 'build', 'berth-shim');
 
@@ -152,7 +152,7 @@ function readLine(stream: Readable): Promise<string> {
 export async function spawnShim(o: ShimSpawnOptions): Promise<ShimReady> {
   const path = o.shimPath ?? defaultShimPath();
   const env = Object.entries(process.env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
-  const { pid, syncFd } = spawn(path, [path, ...shimArgs(o)], env, [-1, -1, 2]);
+  const { pid, syncFd } = await spawnAsync(path, [path, ...shimArgs(o)], env, [-1, -1, 2]);
   let sync: Socket;
   try {
     sync = new Socket({ fd: syncFd, readable: true, writable: false });

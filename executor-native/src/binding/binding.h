@@ -4,6 +4,7 @@
 #include <napi.h>
 
 Napi::Value Spawn(const Napi::CallbackInfo& info);
+Napi::Value SpawnAsync(const Napi::CallbackInfo& info);
 Napi::Value SendGo(const Napi::CallbackInfo& info);
 Napi::Value ReadSyncMessage(const Napi::CallbackInfo& info);
 Napi::Value CloseFd(const Napi::CallbackInfo& info);

@@ -1,4 +1,4 @@
-// spawn(path, argv, env, fds) -> {pid, syncFd}
+// spawn(path, argv, env, fds) -> {pid, syncFd}; spawnAsync(...) -> Promise of the same (the clone on a worker)
 //
 // Node is multithreaded: between fork and execve only async-signal-safe calls
 // are allowed (runc's nsexec lesson), so every string and fd is prepared
@@ -86,55 +86,69 @@ int ChildMain(void* arg) {
 
 constexpr size_t kChildStack = 64 * 1024;
 
-}  // namespace
+// What a spawn needs, owned: built on the main thread from the JS arguments, used on any thread.
+struct SpawnPlan {
+  std::string path;
+  std::vector<std::string> argv_s, env_s;
+  std::vector<int> fds;
+};
 
-Napi::Value Spawn(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  std::string path = info[0].As<Napi::String>();
+SpawnPlan PlanOf(const Napi::CallbackInfo& info) {
+  SpawnPlan plan;
+  plan.path = info[0].As<Napi::String>();
   Napi::Array jargv = info[1].As<Napi::Array>();
   Napi::Array jenv = info[2].As<Napi::Array>();
   Napi::Array jfds = info[3].As<Napi::Array>();
+  for (uint32_t i = 0; i < jargv.Length(); i++) plan.argv_s.push_back(jargv.Get(i).As<Napi::String>());
+  for (uint32_t i = 0; i < jenv.Length(); i++) plan.env_s.push_back(jenv.Get(i).As<Napi::String>());
+  for (uint32_t i = 0; i < jfds.Length() && i < kSyncFd; i++) plan.fds.push_back(jfds.Get(i).As<Napi::Number>().Int32Value());
+  while (plan.fds.size() < kSyncFd) plan.fds.push_back(-1);
+  return plan;
+}
 
-  std::vector<std::string> argv_s, env_s;
-  for (uint32_t i = 0; i < jargv.Length(); i++) argv_s.push_back(jargv.Get(i).As<Napi::String>());
-  for (uint32_t i = 0; i < jenv.Length(); i++) env_s.push_back(jenv.Get(i).As<Napi::String>());
+struct SpawnResult {
+  pid_t pid = -1;
+  int syncFd = -1;
+  const char* syscall = nullptr;  // set on failure, with err
+  int err = 0;
+};
+
+// Touches no napi state: runs on the main thread (spawn) or a worker (spawnAsync).
+SpawnResult DoSpawn(SpawnPlan& plan) {
+  SpawnResult r;
   std::vector<char*> argv, envp;
-  for (auto& s : argv_s) argv.push_back(s.data());
+  for (auto& s : plan.argv_s) argv.push_back(s.data());
   argv.push_back(nullptr);
-  for (auto& s : env_s) envp.push_back(s.data());
+  for (auto& s : plan.env_s) envp.push_back(s.data());
   envp.push_back(nullptr);
-
-  std::vector<int> fds;
-  for (uint32_t i = 0; i < jfds.Length() && i < kSyncFd; i++) fds.push_back(jfds.Get(i).As<Napi::Number>().Int32Value());
-  while (fds.size() < kSyncFd) fds.push_back(-1);
 
   int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
   if (devnull < 0) {
-    ErrnoError(env, "open /dev/null", errno).ThrowAsJavaScriptException();
-    return env.Undefined();
+    r.syscall = "open /dev/null";
+    r.err = errno;
+    return r;
   }
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-    int e = errno;
+    r.syscall = "socketpair";
+    r.err = errno;
     close(devnull);
-    ErrnoError(env, "socketpair", e).ThrowAsJavaScriptException();
-    return env.Undefined();
+    return r;
   }
-
   void* stack = mmap(nullptr, kChildStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (stack == MAP_FAILED) {
-    int e = errno;
+    r.syscall = "mmap";
+    r.err = errno;
     close(sv[0]);
     close(sv[1]);
     close(devnull);
-    ErrnoError(env, "mmap", e).ThrowAsJavaScriptException();
-    return env.Undefined();
+    return r;
   }
   ChildArgs args = {};
-  args.path = path.c_str();
+  args.path = plan.path.c_str();
   args.argv = argv.data();
   args.envp = envp.data();
-  for (int i = 0; i < kSyncFd; i++) args.fds[i] = fds[i] < 0 ? devnull : fds[i];
+  for (int i = 0; i < kSyncFd; i++) args.fds[i] = plan.fds[i] < 0 ? devnull : plan.fds[i];
   args.sync = sv[1];
 
   sigset_t all, old;
@@ -149,11 +163,59 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   close(devnull);
   if (pid < 0) {
     close(sv[0]);
-    ErrnoError(env, "clone", e).ThrowAsJavaScriptException();
+    r.syscall = "clone";
+    r.err = e;
+    return r;
+  }
+  r.pid = pid;
+  r.syncFd = sv[0];
+  return r;
+}
+
+Napi::Object ResultObject(Napi::Env env, const SpawnResult& r) {
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("pid", Napi::Number::New(env, r.pid));
+  out.Set("syncFd", Napi::Number::New(env, r.syncFd));
+  return out;
+}
+
+// The calling thread is suspended until the child's execve (CLONE_VFORK): on a busy machine the child
+// may wait for a CPU first, so the event loop hands that wait to a worker.
+class SpawnWorker : public Napi::AsyncWorker {
+ public:
+  SpawnWorker(Napi::Env env, SpawnPlan plan)
+      : Napi::AsyncWorker(env), plan_(std::move(plan)), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override { result_ = DoSpawn(plan_); }
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (result_.syscall) deferred_.Reject(ErrnoError(env, result_.syscall, result_.err).Value());
+    else deferred_.Resolve(ResultObject(env, result_));
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  SpawnPlan plan_;
+  SpawnResult result_;
+  Napi::Promise::Deferred deferred_;
+};
+
+}  // namespace
+
+Napi::Value Spawn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SpawnPlan plan = PlanOf(info);
+  SpawnResult r = DoSpawn(plan);
+  if (r.syscall) {
+    ErrnoError(env, r.syscall, r.err).ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("pid", Napi::Number::New(env, pid));
-  out.Set("syncFd", Napi::Number::New(env, sv[0]));
-  return out;
+  return ResultObject(env, r);
+}
+
+Napi::Value SpawnAsync(const Napi::CallbackInfo& info) {
+  auto* w = new SpawnWorker(info.Env(), PlanOf(info));
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
 }
