@@ -134,6 +134,30 @@ describe('more containers through the docker CLI', { timeout: 900_000 }, () => {
     await berth.docker(['rm', k, s]);
   });
 
+  test("run's attach answers before the shim is up: no output is lost; a failed start reads as dockerd's", async () => {
+    // The gateway answers docker run's attach at once and holds the start until the attach is connected:
+    // a container that writes at once and exits must still be heard in full, every time.
+    for (let i = 0; i < 5; i++) {
+      const r = await berth.dockerResult(['run', '--rm', '--network', 'none', image, 'sh', '-c', 'seq 1 2000; seq 1 3 >&2']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(lines(r.stdout).length, 2000);
+      assert.equal(r.stdout.slice(0, 2), '1\n');
+      assert.equal(r.stderr, '1\n2\n3\n');
+    }
+    // docker start -a of a created container takes the other early path (the attach RPC says the shim is pending).
+    const s = name('early');
+    await berth.docker(['create', '--name', s, image, 'seq', '1', '500']);
+    const started = await berth.dockerResult(['start', '-a', s], { timeoutMs: 60_000 });
+    assert.equal(lines(started.stdout).length, 500);
+    await berth.docker(['rm', s]);
+    // As dockerd: the start's error once (not prefixed twice), and no "Error waiting for container" from the wait.
+    const failed = await berth.dockerResult(['run', '--rm', image, 'no-such-command']);
+    assert.equal(failed.code, 127);
+    assert.match(failed.stderr, /exec: "no-such-command": executable file not found in \$PATH/);
+    assert.equal(failed.stderr.split('failed to create task for container').length, 2, failed.stderr);
+    assert.doesNotMatch(failed.stderr, /Error waiting for container/);
+  });
+
   test('attach under a pty: output, input, detach with ctrl-p ctrl-q leaves it running', async () => {
     const c = name('attach');
     await berth.docker(['run', '-dit', '--name', c, image, 'sh']);

@@ -1,4 +1,4 @@
-import { DomainError, invalid } from '@berth/contracts';
+import { type AttachReply, DomainError, invalid } from '@berth/contracts';
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -77,28 +77,17 @@ export class HijackService implements OnModuleInit {
     // docker run attaches before its start: answered at once while the shim spawns (a container this
     // gateway just created: before any round trip); its start waits until this attach is connected to
     // the shim (attachesConnected), so no output goes unheard.
+    const live = { stdin: wantStdin, stdout: wantStdout, stderr: wantStderr };
     const fresh = stream && !logs ? this.containers.freshContainer(id) : undefined;
-    const info = fresh ? null : await this.containers.attach(id, stream && !logs);
-    if (fresh || info?.shimPending) {
-      const early = fresh ?? info!;
-      let connected!: (v?: unknown) => void;
-      this.containers.gateStart(info ?? fresh!, new Promise((r) => (connected = r)));
-      let shim: Awaited<ReturnType<typeof connectShim>>;
-      try {
-        socket.write(hijackHead(upgrade, early.tty));
-        const ready = info ?? (await this.containers.attach(fresh!.id));
-        if (info) await this.containers.attachReady(info.id);
-        shim = await connectShim(ready.attachSocket, { stdin: wantStdin && ready.openStdin, stdout: wantStdout, stderr: wantStderr });
-      } catch (e) {
-        socket.destroy();
-        throw e;
-      } finally {
-        connected();
-      }
-      await bridge(socket, shim.shim, shim.rest, { tty: early.tty, stdin: wantStdin && early.openStdin, detachKeys, head });
+    if (fresh) {
+      await this.attachEarly(fresh, () => this.containers.attach(fresh.id), live, socket, head, upgrade, detachKeys);
       return;
     }
-    if (!info) throw new Error('unreachable');
+    const info = await this.containers.attach(id, stream && !logs);
+    if (info.shimPending) {
+      await this.attachEarly(info, () => this.containers.attachReady(info.id).then(() => info), live, socket, head, upgrade, detachKeys);
+      return;
+    }
     // logs=1: the json-file log so far (the selected streams; stdcopy frames without a TTY), then live output.
     const replay = async () => {
       if (!logs) return [];
@@ -140,6 +129,36 @@ export class HijackService implements OnModuleInit {
       detachKeys,
       head,
     });
+  }
+
+  /**
+   * The 101 first, then (`ready`) the shim is up and the stream joins it; a start of the container
+   * waits for this meanwhile (gateStart).
+   */
+  private async attachEarly(
+    container: { id: string; name?: string; tty: boolean; openStdin: boolean },
+    ready: () => Promise<AttachReply>,
+    want: { stdin: boolean; stdout: boolean; stderr: boolean },
+    socket: Duplex,
+    head: Buffer,
+    upgrade: boolean,
+    detachKeys: Buffer | null,
+  ): Promise<void> {
+    let connected!: () => void;
+    this.containers.gateStart(container, new Promise<void>((r) => (connected = r)));
+    const stdin = want.stdin && container.openStdin;
+    let shim: Awaited<ReturnType<typeof connectShim>>;
+    try {
+      socket.write(hijackHead(upgrade, container.tty));
+      const info = await ready();
+      shim = await connectShim(info.attachSocket, { stdin, stdout: want.stdout, stderr: want.stderr });
+    } catch (e) {
+      socket.destroy();
+      throw e;
+    } finally {
+      connected();
+    }
+    await bridge(socket, shim.shim, shim.rest, { tty: container.tty, stdin, detachKeys, head });
   }
 
   /** `POST /exec/{id}/start`. */
