@@ -21,7 +21,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, openSync, closeSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { request as httpRequest, Agent } from 'node:http';
+import { createServer, request as httpRequest, Agent, type ServerResponse } from 'node:http';
 import * as oci from '@berth/oci';
 import * as ociTesting from '@berth/oci/dist/testing';
 
@@ -345,6 +345,83 @@ function table(berth: Figures, ref: Figures | undefined, network: string): strin
   return [line(head), `|${w.map((x) => '-'.repeat(x + 2)).join('|')}|`, ...rows.map(line)].join('\n');
 }
 
+// ---- the client floor -----------------------------------------------------------------------------
+
+/**
+ * A do-nothing engine: answers `docker run --rm` (create, attach, wait, start) and `docker exec`
+ * (inspect, exec create, start, inspect) at once, with no container. The same commands against it
+ * measure what the docker CLI and this harness cost on their own, the part no engine can remove.
+ */
+async function startFloorEngine(dir: string): Promise<{ socket: string; close: () => Promise<void> }> {
+  const socket = join(dir, 'floor.sock');
+  let waiters: ServerResponse[] = [];
+  const server = createServer((req, res) => {
+    const url = (req.url ?? '/').replace(/^\/v[0-9.]+/, '');
+    res.setHeader('Api-Version', '1.43');
+    res.setHeader('Content-Type', 'application/json');
+    const reply = (status: number, body: string) => {
+      req.resume();
+      req.on('end', () => {
+        res.statusCode = status;
+        res.end(body);
+      });
+    };
+    if (url.startsWith('/_ping')) reply(200, 'OK');
+    else if (url.startsWith('/containers/create')) reply(201, '{"Id":"floor","Warnings":[]}');
+    else if (/^\/containers\/[^/]+\/wait/.test(url)) {
+      res.writeHead(200);
+      res.flushHeaders();
+      waiters.push(res);
+    } else if (/^\/containers\/[^/]+\/start/.test(url)) {
+      reply(204, '');
+      // the container "exits" at once: every waiting wait answers
+      for (const w of waiters) w.end('{"StatusCode":0}\n');
+      waiters = [];
+    } else if (/^\/containers\/[^/]+\/exec$/.test(url)) reply(201, '{"Id":"floorexec"}');
+    else if (/^\/exec\/[^/]+\/json/.test(url)) reply(200, '{"ID":"floorexec","Running":false,"ExitCode":0,"Pid":1}');
+    else if (/^\/containers\/[^/]+\/json/.test(url)) reply(200, '{"Id":"floor","State":{"Running":true,"Status":"running"},"Config":{"Tty":false}}');
+    else reply(404, '{"message":"not in the floor engine"}');
+  });
+  // attach and exec start, hijacked: the stream ends at once (nothing to print)
+  const hijacked = new Set<import('node:net').Socket>();
+  server.on('upgrade', (_req, sock: import('node:net').Socket) => {
+    hijacked.add(sock);
+    sock.on('close', () => hijacked.delete(sock));
+    sock.end('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n');
+  });
+  await new Promise<void>((resolve) => server.listen(socket, resolve));
+  return {
+    socket,
+    close: () =>
+      new Promise((resolve) => {
+        for (const w of waiters) w.destroy();
+        for (const h of hijacked) h.destroy();
+        server.close(() => resolve());
+        server.closeAllConnections();
+        setTimeout(resolve, 1000).unref();
+      }),
+  };
+}
+
+async function benchFloor(env: NodeJS.ProcessEnv, dir: string): Promise<Figures> {
+  const floor = await startFloorEngine(dir);
+  const e: Engine = { name: 'floor', socket: floor.socket, env };
+  try {
+    const time = async (args: string[]) => {
+      await must(e, args);
+      const times: number[] = [];
+      for (let i = 0; i < N; i++) times.push((await must(e, args)).ms);
+      return pct(times, 50);
+    };
+    return {
+      runP50: (await time(['run', '--rm', '--network', 'none', 'floor', 'true'])).toFixed(0),
+      execP50: (await time(['exec', 'floor', 'true'])).toFixed(0),
+    };
+  } finally {
+    await floor.close();
+  }
+}
+
 // ---- main ---------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
@@ -396,6 +473,16 @@ async function main(): Promise<void> {
     }
     console.log(`\ncontainers benchmark, ${new Date().toISOString()}, N=${N}, --network ${network} on both (Berth also with its default bridge)\n`);
     console.log(table(results[0]!, results[1], network));
+    if (ONLY.has('run') || ONLY.has('exec')) {
+      const floor = await benchFloor(baseEnv, dockerConfig);
+      const target = (key: string, share: number) => (results[1]?.[key] ? ` (the target: ${(Number(results[1][key]) * share).toFixed(0)} ms)` : '');
+      console.log(
+        `\nclient floor (the same commands against a do-nothing engine, this harness): run --rm ${floor.runP50} ms${target('runP50', 0.2)}, ` +
+          `exec ${floor.execP50} ms${target('execP50', 0.4)}`,
+      );
+      results[0]!.floorRunP50 = floor.runP50!;
+      results[0]!.floorExecP50 = floor.execP50!;
+    }
     const errors = results.flatMap((f, i) => Object.entries(f).filter(([k]) => k.endsWith(':error')).map(([k, v]) => `${engines[i]!.name} ${k}: ${v}`));
     if (errors.length) console.log(`\nerrors:\n${errors.join('\n')}`);
     console.log(`\nraw: ${JSON.stringify(Object.fromEntries(engines.map((e, i) => [e.name, results[i]])))}`);
