@@ -241,7 +241,9 @@ export class RedisRpcServer extends Server<RedisEvents, RpcConnectionStatus> imp
       this.logger.warn(`dropping ${pattern} (${id}): reply channel ${replyTo} is outside ${this.replyPrefix}*`);
       return;
     }
-    const handler = this.getHandlerByPattern(pattern);
+    // Our patterns are plain strings: the map first (Nest's lookup JSON.parses every pattern and
+    // builds an exception for each one that is not JSON).
+    const handler = this.messageHandlers.get(pattern) ?? this.getHandlerByPattern(pattern);
     if (!handler) {
       const err = { code: ErrorCode.NotImplemented, message: `${this.options.service} has no handler for ${pattern}` };
       await this.reply(replyTo, { id, err, isDisposed: true });
