@@ -129,6 +129,34 @@ describe('StreamConsumer', () => {
     await c.stop();
   });
 
+  it('a batch handler gets each read in order, acks it whole, and gets it all again after a failure', async () => {
+    const group = 'g-batch';
+    await redis.xgroup('CREATE', key, group, '$', 'MKSTREAM');
+    await publish(envelope('b1'), envelope('b2'), envelope('b3'));
+    const batches: string[][] = [];
+    let fail = true;
+    const c = consumer({
+      group,
+      consumer: 'c1',
+      retryBaseMs: 50,
+      batchHandler: (entries) => {
+        batches.push(entries.map((x) => x.entry.streamId));
+        if (fail) {
+          fail = false;
+          throw new Error('first write fails');
+        }
+      },
+    });
+    await c.start();
+    await waitFor(() => batches.length >= 2, 5000);
+    // the failed read was left pending whole and comes back whole, in order
+    assert.deepEqual(batches[0], ['volume:b1', 'volume:b2', 'volume:b3']);
+    assert.deepEqual(batches[1], ['volume:b1', 'volume:b2', 'volume:b3']);
+    await waitFor(async () => (await pendingCount(group)) === 0, 2000);
+    await c.stop();
+    assert.throws(() => new StreamConsumer({ redisUrl: ns.redisUrl, namespace: ns.namespace, group, consumer: 'x' }), /exactly one/);
+  });
+
   it('skips and acks malformed entries', async () => {
     const group = 'g-bad';
     await redis.xgroup('CREATE', key, group, '$', 'MKSTREAM');

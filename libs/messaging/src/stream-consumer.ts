@@ -15,7 +15,12 @@ export interface StreamConsumerOptions<T> {
   /** Stable across restarts (e.g. `<service>-<nodeId>`), so a restarted consumer finds its pending entries. */
   readonly consumer: string;
   /** Resolve to acknowledge. Throw to leave the entry pending: it is retried, in order, after a backoff. */
-  readonly handler: (entry: T, entryId: string) => Promise<void> | void;
+  readonly handler?: (entry: T, entryId: string) => Promise<void> | void;
+  /**
+   * Instead of `handler`: every entry of one read at once, in stream order (one database write for a
+   * burst). Resolve to acknowledge them all; throw to leave them all pending (retried after a backoff).
+   */
+  readonly batchHandler?: (entries: readonly { readonly entry: T; readonly id: string }[]) => Promise<void> | void;
   /** Where a new group starts: '0' (default) for the whole stream, '$' for new entries only. */
   readonly startId?: '0' | '$';
   /** XREADGROUP BLOCK, default 5000 */
@@ -55,6 +60,7 @@ export class StreamConsumer<T = EventEnvelope> {
   private readonly failures = { read: 0, handler: 0 };
 
   constructor(private readonly options: StreamConsumerOptions<T>) {
+    if (!options.handler === !options.batchHandler) throw new TypeError('StreamConsumer: give exactly one of handler and batchHandler');
     this.streamKey = redisKey(options.namespace, options.stream ?? EVENTS_STREAM);
     this.logger = new Logger(`StreamConsumer(${options.group}/${options.consumer})`);
     this.connectionName = `berth-stream-${options.group}-${options.consumer}-${process.pid}`;
@@ -154,7 +160,21 @@ export class StreamConsumer<T = EventEnvelope> {
     // later one fails or the consumer stops; an unacked one comes back and the handler's dedupe absorbs it.
     const handled: string[] = [];
     let stopped: string | undefined;
-    for (const [id, fields] of entries) {
+    const batch = this.options.batchHandler;
+    if (batch) {
+      const decoded = entries.flatMap(([id, fields]) => {
+        const entry = this.decode(id, fields);
+        return entry === undefined ? [] : [{ entry, id }];
+      });
+      try {
+        if (decoded.length) await batch(decoded);
+        this.failures.handler = 0;
+        handled.push(...entries.map(([id]) => id));
+      } catch (err) {
+        stopped = `batch handler failed on ${entries[0]?.[0]}… (left pending): ${(err as Error)?.stack ?? String(err)}`;
+      }
+    }
+    for (const [id, fields] of batch ? [] : entries) {
       if (this.stopping) {
         stopped = 'stopping';
         break;
@@ -162,7 +182,7 @@ export class StreamConsumer<T = EventEnvelope> {
       const entry = this.decode(id, fields);
       if (entry !== undefined) {
         try {
-          await this.options.handler(entry, id);
+          await this.options.handler!(entry, id);
           this.failures.handler = 0;
         } catch (err) {
           stopped = `handler failed on ${id} (left pending): ${(err as Error)?.stack ?? String(err)}`;

@@ -1,7 +1,8 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { EventEnvelope } from '@berth/contracts';
 import { knownContainer, rememberContainer } from '../containers/container-events';
 import { toDockerEvent } from './docker-event.mapper';
+import type { DockerEventRecord } from './docker-event';
 import { DockerEventsRepository } from './docker-events.repository';
 import { EventStreamSource } from './event-stream.source';
 
@@ -11,15 +12,13 @@ import { EventStreamSource } from './event-stream.source';
  */
 @Injectable()
 export class DockerEventsProjection implements OnApplicationBootstrap, OnApplicationShutdown {
-  private readonly logger = new Logger('docker-events-projection');
-
   constructor(
     private readonly source: EventStreamSource,
     private readonly repository: DockerEventsRepository,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.source.start((envelope) => this.apply(envelope));
+    await this.source.start((envelopes) => this.applyAll(envelopes));
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -27,18 +26,25 @@ export class DockerEventsProjection implements OnApplicationBootstrap, OnApplica
   }
 
   async apply(envelope: EventEnvelope): Promise<void> {
-    const containerId = envelope.streamId.startsWith('container:') ? envelope.streamId.slice('container:'.length) : null;
-    if (containerId && envelope.type !== 'ContainerCreated' && !knownContainer(containerId)) {
-      const attributes = await this.repository.containerAttributes(containerId);
-      if (attributes) rememberContainer(containerId, attributes);
+    await this.applyAll([envelope]);
+  }
+
+  /** One read's envelopes: their attributes first (container create/rename), then one INSERT of their events. */
+  async applyAll(envelopes: readonly EventEnvelope[]): Promise<void> {
+    const events: DockerEventRecord[] = [];
+    for (const envelope of envelopes) {
+      const containerId = envelope.streamId.startsWith('container:') ? envelope.streamId.slice('container:'.length) : null;
+      if (containerId && envelope.type !== 'ContainerCreated' && !knownContainer(containerId)) {
+        const attributes = await this.repository.containerAttributes(containerId);
+        if (attributes) rememberContainer(containerId, attributes);
+      }
+      const event = toDockerEvent(envelope);
+      if (containerId && (envelope.type === 'ContainerCreated' || envelope.type === 'ContainerRenamed')) {
+        const attributes = knownContainer(containerId);
+        if (attributes) await this.repository.saveContainerAttributes(containerId, attributes);
+      }
+      if (event) events.push(event);
     }
-    const event = toDockerEvent(envelope);
-    if (containerId && (envelope.type === 'ContainerCreated' || envelope.type === 'ContainerRenamed')) {
-      const attributes = knownContainer(containerId);
-      if (attributes) await this.repository.saveContainerAttributes(containerId, attributes);
-    }
-    if (!event) return;
-    await this.repository.record(event);
-    this.logger.debug?.(`${event.type} ${event.action} ${event.actorId}`);
+    await this.repository.recordAll(events);
   }
 }

@@ -44,15 +44,21 @@ export class DockerEventsRepository {
    * same statement, so the notification is sent exactly when the row commits.
    */
   async record(event: DockerEventRecord): Promise<boolean> {
-    const rows = (await this.dataSource.query(
-      `WITH inserted AS (
-         INSERT INTO gateway.docker_events (event_id, time_nano, type, action, actor_id, attributes, scope, service, position)
-         VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9)
-         ON CONFLICT (event_id) DO NOTHING
-         RETURNING event_id, type
-       )
-       SELECT pg_notify('${DOCKER_EVENTS_CHANNEL}', type || ':' || event_id::text) FROM inserted`,
-      [
+    return (await this.recordAll([event])) > 0;
+  }
+
+  /**
+   * Inserts the events (one statement, in order), skipping ids already there, and NOTIFYs each new
+   * one for the live /events streams; returns how many were new.
+   */
+  async recordAll(events: readonly DockerEventRecord[]): Promise<number> {
+    // A redelivered entry can repeat an id within one read: once is enough.
+    const unique = [...new Map(events.map((e) => [e.eventId, e])).values()];
+    if (unique.length === 0) return 0;
+    const params: unknown[] = [];
+    const rows = unique.map((event) => {
+      const at = params.length;
+      params.push(
         event.eventId,
         event.timeNano.toString(),
         event.type,
@@ -62,12 +68,24 @@ export class DockerEventsRepository {
         event.scope,
         event.service,
         event.position,
-      ],
+      );
+      return `($${at + 1}::uuid, $${at + 2}::bigint, $${at + 3}::text, $${at + 4}::text, $${at + 5}::text, $${at + 6}::jsonb, $${at + 7}::text, $${at + 8}::text, $${at + 9}::bigint, ${at})`;
+    });
+    const inserted = (await this.dataSource.query(
+      `WITH v (event_id, time_nano, type, action, actor_id, attributes, scope, service, position, ord) AS (VALUES ${rows.join(', ')}),
+       inserted AS (
+         INSERT INTO gateway.docker_events (event_id, time_nano, type, action, actor_id, attributes, scope, service, position)
+         SELECT event_id, time_nano, type, action, actor_id, attributes, scope, service, position FROM v ORDER BY ord
+         ON CONFLICT (event_id) DO NOTHING
+         RETURNING event_id, type
+       )
+       SELECT pg_notify('${DOCKER_EVENTS_CHANNEL}', inserted.type || ':' || inserted.event_id::text)
+       FROM inserted JOIN v USING (event_id) ORDER BY v.ord`,
+      params,
     )) as unknown[];
-    return rows.length > 0;
+    return inserted.length;
   }
 
-  /** name, image, labels of a container as its ContainerCreated/ContainerRenamed events said */
   async containerAttributes(containerId: string): Promise<ContainerAttributes | null> {
     const rows = (await this.dataSource.query(
       `SELECT name, image, labels FROM gateway.container_attributes WHERE container_id = $1`,

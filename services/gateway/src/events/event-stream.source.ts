@@ -1,6 +1,7 @@
 import type { EventEnvelope } from '@berth/contracts';
 
-export type EnvelopeHandler = (envelope: EventEnvelope) => Promise<void>;
+/** The envelopes of one read, in stream order; resolve to acknowledge them all. */
+export type EnvelopeHandler = (envelopes: readonly EventEnvelope[]) => Promise<void>;
 
 /**
  * The `<namespace>:events` Redis stream as the gateway consumes it: at-least-once, in stream order,

@@ -6,12 +6,12 @@ import { EventStreamSource, type EnvelopeHandler } from './event-stream.source';
 export class StreamConsumerSource extends EventStreamSource {
   private consumer?: StreamConsumer<EventEnvelope>;
 
-  constructor(private readonly options: Omit<StreamConsumerOptions<EventEnvelope>, 'handler'>) {
+  constructor(private readonly options: Omit<StreamConsumerOptions<EventEnvelope>, 'handler' | 'batchHandler'>) {
     super();
   }
 
   async start(handler: EnvelopeHandler): Promise<void> {
-    this.consumer = new StreamConsumer<EventEnvelope>({ ...this.options, handler: (envelope) => handler(envelope) });
+    this.consumer = new StreamConsumer<EventEnvelope>({ ...this.options, batchHandler: (entries) => handler(entries.map((e) => e.entry)) });
     await this.consumer.start();
   }
 
