@@ -91,6 +91,12 @@ export class ContainersService {
     private readonly volumes: VolumeAdapter,
     @Inject(BERTH_CONFIG) private readonly config: BerthConfig,
   ) {
+    // Exec shims spawned at exec create and never started go with the run (the executor shuts them
+    // down when the container stops): their entries go too.
+    this.registry.onChange((state, _events, before) => {
+      if (this.execReady.size === 0 || !before || (state && (state.status === 'running' || state.status === 'paused'))) return;
+      for (const execId of Object.keys(before.execs)) this.execReady.delete(execId);
+    });
     // A wait that reaches the service after the removal it waits for (a quick `run --rm`) answers from here.
     this.registry.onChange((state, events, before) => {
       if (state || !before || !events.some((e) => e.type === 'ContainerRemoved')) return;
