@@ -82,7 +82,9 @@ export class ContainersService {
   /** full id -> the last exit of containers removed lately (oldest first, bounded) */
   private readonly recentlyRemoved = new Map<string, WaitContainerReply>();
   /** exec id -> its shim spawning since exec create (taken by the start) */
-  private readonly execReady = new Map<string, Promise<void>>();
+  private readonly execReady = new Map<string, Promise<number>>();
+  /** exec id -> the pid its shim's process has while it waits before execve (taken by the start) */
+  private readonly execPids = new Map<string, number>();
 
   constructor(
     private readonly registry: ContainerRegistry,
@@ -94,8 +96,11 @@ export class ContainersService {
     // Exec shims spawned at exec create and never started go with the run (the executor shuts them
     // down when the container stops): their entries go too.
     this.registry.onChange((state, _events, before) => {
-      if (this.execReady.size === 0 || !before || (state && (state.status === 'running' || state.status === 'paused'))) return;
-      for (const execId of Object.keys(before.execs)) this.execReady.delete(execId);
+      if (this.execReady.size + this.execPids.size === 0 || !before || (state && (state.status === 'running' || state.status === 'paused'))) return;
+      for (const execId of Object.keys(before.execs)) {
+        this.execReady.delete(execId);
+        this.execPids.delete(execId);
+      }
     });
     // A wait that reaches the service after the removal it waits for (a quick `run --rm`) answers from here.
     this.registry.onChange((state, events, before) => {
@@ -872,7 +877,7 @@ export class ContainersService {
     return { id: execId };
   }
 
-  private spawnExec(container: ContainerState, exec: ExecView, tty: boolean): Promise<void> {
+  private spawnExec(container: ContainerState, exec: ExecView, tty: boolean): Promise<number> {
     return this.runtime
       .execCreate(
         container.id,
@@ -888,7 +893,7 @@ export class ContainersService {
         },
         exec.privileged,
       )
-      .then(() => undefined);
+      .then((r) => r.pid);
   }
 
   execInspect(execId: string): ExecView {
@@ -905,15 +910,22 @@ export class ContainersService {
     // Spawned at create (with the create's Tty, which is what Docker runs with); if that failed, again here.
     const prepared = this.execReady.get(id);
     this.execReady.delete(id);
-    if (!prepared || !(await prepared.then(() => true, () => false))) await this.spawnExec(container, exec, tty ?? exec.tty);
+    const pid = (await prepared?.catch(() => undefined)) ?? (await this.spawnExec(container, exec, tty ?? exec.tty));
+    this.execPids.set(id, pid);
     return { exec, attachSocket: this.paths(container.id).exec(id).attachSocket };
   }
 
   async execRun(execId: string, actor: Actor | null = null): Promise<ExecView> {
     const { container, execId: id } = this.registry.findExec(execId);
+    // As dockerd, exec_start is recorded as the exec is started (before the runtime's answer, whose
+    // failure is then an exec_die with 126/127): with the pid known from the spawn, the two overlap.
+    const pid = this.execPids.get(id);
+    this.execPids.delete(id);
+    const recorded = pid ? this.registry.record(container.id, { type: 'RecordExecStarted', execId: id, pid }, actor) : undefined;
+    recorded?.catch(() => undefined);
     try {
       const started = await this.runtime.execStart(container.id, id);
-      await this.registry.record(container.id, { type: 'RecordExecStarted', execId: id, pid: started.pid }, actor);
+      await (recorded ?? this.registry.record(container.id, { type: 'RecordExecStarted', execId: id, pid: started.pid }, actor));
     } catch (e) {
       const error = DomainError.from(e);
       const code = /not found|no such file/i.test(error.message) ? 127 : /permission denied/i.test(error.message) ? 126 : 126;
