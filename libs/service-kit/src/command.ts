@@ -54,6 +54,8 @@ export class CachedCommandHandler<C, S, E extends DomainEvent> {
   constructor(
     private readonly store: EventStore,
     private readonly decider: Decider<C, S, E>,
+    /** passed with every append (AppendOptions.projectionHints): lets projections write inside the append's statement */
+    private readonly projectionHints?: Readonly<Record<string, unknown>>,
   ) {}
 
   /**
@@ -129,7 +131,10 @@ export class CachedCommandHandler<C, S, E extends DomainEvent> {
       }
       if (all.length > 0) {
         try {
-          await this.store.append(streamId, current.version, all, { actor: batch[0]!.actor });
+          await this.store.append(streamId, current.version, all, {
+            actor: batch[0]!.actor,
+            ...(this.projectionHints ? { projectionHints: this.projectionHints } : {}),
+          });
         } catch (e) {
           if (e instanceof ConcurrencyError && attempt < ATTEMPTS) {
             await this.load(streamId);

@@ -33,6 +33,7 @@ import { decide, endpointOf, evolve, initialNetworkState, type NetworkCommand, t
 import { matchNetwork } from './network-filters';
 import { NetworkRepository } from './network.repository';
 import { toPublishedPorts } from './port-bindings';
+import { networkViewProjection } from './projections/network-view.projection';
 
 const decider: Decider<NetworkCommand, NetworkState, NetworkEvent> = { initialState: initialNetworkState, decide, evolve };
 const EXECUTOR_TIMEOUT_MS = 30_000;
@@ -75,7 +76,8 @@ export class NetworksService implements OnApplicationBootstrap {
     /** bumped on every append (the gateway's list caches follow it); every change goes through append() */
     private readonly generations: GenerationFeed,
   ) {
-    this.commands = new CachedCommandHandler(store, decider);
+    // The endpoint projection needs no state: a lease's append is one statement (appendStatement).
+    this.commands = new CachedCommandHandler(store, decider, { [networkViewProjection.name]: null });
     this.generations.bump();
   }
 

@@ -59,6 +59,31 @@ export const networkViewProjection: Projection = {
         return;
     }
   },
+  /**
+   * A lease's write (one endpoint event: the common append of a connect or a release) inside the
+   * append's own statement; anything else (network create/remove, a group commit of several) takes the
+   * transaction path.
+   */
+  appendStatement(events, _hint, param, guard) {
+    if (events.length !== 1) return null;
+    const event = { type: events[0]!.type, data: events[0]!.data } as NetworkEvent;
+    switch (event.type) {
+      case 'EndpointAllocated': {
+        const e = event.data.endpoint;
+        return `INSERT INTO ${ENDPOINT_VIEW_TABLE} (endpoint_id, network_id, container_id, container_name, endpoint, created_at)
+          SELECT ${param(e.endpointId)}::text, ${param(e.networkId)}::text, ${param(e.containerId)}::text,
+            ${param(event.data.containerName)}::text, ${param(JSON.stringify(e))}::jsonb, now()
+          WHERE ${guard}`;
+      }
+      case 'EndpointPortsPublished':
+        return `UPDATE ${ENDPOINT_VIEW_TABLE} SET endpoint = jsonb_set(endpoint, '{ports}', ${param(JSON.stringify(event.data.ports))}::jsonb)
+          WHERE endpoint_id = ${param(event.data.endpointId)}::text AND ${guard}`;
+      case 'EndpointReleased':
+        return `DELETE FROM ${ENDPOINT_VIEW_TABLE} WHERE endpoint_id = ${param(event.data.endpointId)}::text AND ${guard}`;
+      default:
+        return null;
+    }
+  },
 };
 
 export interface NetworkRow {
