@@ -149,10 +149,16 @@ function readLine(stream: Readable): Promise<string> {
  * read through a non-blocking socket on the event loop. Its stderr is the executor's: the shim
  * reports every failure as a line on fd 3 too and moves its own output to shim.log.
  */
+let envOfShims: string[] | undefined;
+/** The executor's environment as the shims get it; read once (each process.env access is a native call). */
+function shimEnv(): string[] {
+  envOfShims ??= Object.entries(process.env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
+  return envOfShims;
+}
+
 export async function spawnShim(o: ShimSpawnOptions): Promise<ShimReady> {
   const path = o.shimPath ?? defaultShimPath();
-  const env = Object.entries(process.env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
-  const { pid, syncFd } = await spawnAsync(path, [path, ...shimArgs(o)], env, [-1, -1, 2]);
+  const { pid, syncFd } = await spawnAsync(path, [path, ...shimArgs(o)], shimEnv(), [-1, -1, 2]);
   let sync: Socket;
   try {
     sync = new Socket({ fd: syncFd, readable: true, writable: false });

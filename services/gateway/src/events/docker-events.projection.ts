@@ -1,6 +1,6 @@
 import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { EventEnvelope } from '@berth/contracts';
-import { knownContainer, rememberContainer } from '../containers/container-events';
+import { type ContainerAttributes, knownContainer, rememberContainer } from '../containers/container-events';
 import { toDockerEvent } from './docker-event.mapper';
 import type { DockerEventRecord } from './docker-event';
 import { DockerEventsRepository } from './docker-events.repository';
@@ -25,13 +25,10 @@ export class DockerEventsProjection implements OnApplicationBootstrap, OnApplica
     await this.source.stop();
   }
 
-  async apply(envelope: EventEnvelope): Promise<void> {
-    await this.applyAll([envelope]);
-  }
-
   /** One read's envelopes: their attributes first (container create/rename), then one INSERT of their events. */
   async applyAll(envelopes: readonly EventEnvelope[]): Promise<void> {
     const events: DockerEventRecord[] = [];
+    const attributesOf = new Map<string, ContainerAttributes>();
     for (const envelope of envelopes) {
       const containerId = envelope.streamId.startsWith('container:') ? envelope.streamId.slice('container:'.length) : null;
       if (containerId && envelope.type !== 'ContainerCreated' && !knownContainer(containerId)) {
@@ -41,10 +38,12 @@ export class DockerEventsProjection implements OnApplicationBootstrap, OnApplica
       const event = toDockerEvent(envelope);
       if (containerId && (envelope.type === 'ContainerCreated' || envelope.type === 'ContainerRenamed')) {
         const attributes = knownContainer(containerId);
-        if (attributes) await this.repository.saveContainerAttributes(containerId, attributes);
+        if (attributes) attributesOf.set(containerId, attributes);
       }
       if (event) events.push(event);
     }
+    // the attributes first (the durable copy a restarted gateway reads back), then the events
+    await this.repository.saveContainerAttributesAll(attributesOf);
     await this.repository.recordAll(events);
   }
 }

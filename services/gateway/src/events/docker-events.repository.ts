@@ -43,10 +43,6 @@ export class DockerEventsRepository {
    * Records the event once (redelivery is a no-op) and, only when it is new, notifies listeners in the
    * same statement, so the notification is sent exactly when the row commits.
    */
-  async record(event: DockerEventRecord): Promise<boolean> {
-    return (await this.recordAll([event])) > 0;
-  }
-
   /**
    * Inserts the events (one statement, in order), skipping ids already there, and NOTIFYs each new
    * one for the live /events streams; returns how many were new.
@@ -94,11 +90,19 @@ export class DockerEventsRepository {
     return rows[0] ? { name: rows[0].name, image: rows[0].image, labels: rows[0].labels ?? {} } : null;
   }
 
-  async saveContainerAttributes(containerId: string, a: ContainerAttributes): Promise<void> {
+  /** One upsert for all of them (one row per container: the map holds each id once). */
+  async saveContainerAttributesAll(all: ReadonlyMap<string, ContainerAttributes>): Promise<void> {
+    if (all.size === 0) return;
+    const params: unknown[] = [];
+    const rows = [...all].map(([containerId, a]) => {
+      const at = params.length;
+      params.push(containerId, a.name, a.image, JSON.stringify(a.labels));
+      return `($${at + 1}, $${at + 2}, $${at + 3}, $${at + 4}::jsonb)`;
+    });
     await this.dataSource.query(
-      `INSERT INTO gateway.container_attributes (container_id, name, image, labels) VALUES ($1, $2, $3, $4::jsonb)
+      `INSERT INTO gateway.container_attributes (container_id, name, image, labels) VALUES ${rows.join(', ')}
        ON CONFLICT (container_id) DO UPDATE SET name = EXCLUDED.name, image = EXCLUDED.image, labels = EXCLUDED.labels`,
-      [containerId, a.name, a.image, JSON.stringify(a.labels)],
+      params,
     );
   }
 
