@@ -434,6 +434,7 @@ async function main(): Promise<void> {
   delete baseEnv.DOCKER_HOST;
   delete baseEnv.DOCKER_CONTEXT;
   let berth: RunningBerth | undefined;
+  let execRoot: string | undefined;
   const client = new oci.RegistryClient();
   let reg: Awaited<ReturnType<typeof ociTesting['startTestRegistry']>> | undefined;
   try {
@@ -450,7 +451,9 @@ async function main(): Promise<void> {
     } else {
       console.error('starting Berth…');
       // As a real Berth runs: favordynmods on (a host-wide setting; see docs/architecture.md).
-      berth = await harness.startBerth({ config: { 'cgroup-favor-dynmods': true } });
+      // The exec root on a tmpfs (/run), as a deployed Berth has it (the harness's default is a temp dir on disk).
+      execRoot = mkdtempSync('/run/berth-bench-');
+      berth = await harness.startBerth({ config: { 'cgroup-favor-dynmods': true, 'exec-root': execRoot } });
       berthEngine = { name: 'berth', socket: berth.socket, env: { ...baseEnv, ...berth.env, DOCKER_CONFIG: dockerConfig } };
       delete (berthEngine.env as Record<string, unknown>).DOCKER_HOST;
     }
@@ -489,6 +492,7 @@ async function main(): Promise<void> {
   } finally {
     for (const c of cleanups.reverse()) await c().catch((e: Error) => console.error(`cleanup: ${e.message}`));
     await berth?.stop().catch((e: Error) => console.error(`stopping Berth: ${e.message}`));
+    if (execRoot) rmSync(execRoot, { recursive: true, force: true });
     await reg?.stop().catch(() => undefined);
     await client.close().catch(() => undefined);
   }

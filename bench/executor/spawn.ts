@@ -68,7 +68,9 @@ async function main() {
 
   // Round-robin (one of each per iteration) so load from anything else on the machine hits all alike.
   const exited = new Map<string, () => void>();
-  const rt = new ContainerRuntime(join(tmp, 'r'), async (kind, subject) => {
+  // the shims' state on a tmpfs, as a deployed executor has it (exec root /run/berth)
+  const execRoot = mkdtempSync('/run/berth-bench-spawn-');
+  const rt = new ContainerRuntime(join(tmp, 'r'), execRoot, async (kind, subject) => {
     if (kind === 'container.exited') exited.get(subject)?.();
   }, { log() {}, warn: (m: string) => console.error(m), error: (m: string) => console.error(m) });
   const berth = async (metric: 'ready' | 'true', securityOpt: string[]) => {
@@ -141,6 +143,7 @@ async function main() {
   console.log(`shim RSS while a container writes output: VmRSS ${kb('VmRSS:')} KiB, VmHWM ${kb('VmHWM:')} KiB (target <= 1024 KiB)`);
   await rt.close();
   rmSync(tmp, { recursive: true, force: true });
+  rmSync(execRoot, { recursive: true, force: true });
 }
 
 main().catch((e) => {

@@ -104,7 +104,7 @@ describe('executor host: containers (root, real kernel)', { skip }, () => {
     const created = await client.run(ExecutorJob.ContainerCreate, { id, spec: spec(args, extra) });
     const started = await client.run(ExecutorJob.ContainerStart, { id });
     assert.equal(started.pid, created.pid);
-    return { id, ...started, shimPid: created.shimPid, paths: containerPaths(dataRoot, id) };
+    return { id, ...started, shimPid: created.shimPid, paths: containerPaths(dataRoot, join(tmp.path, 'exec'), id) };
   }
 
   before(async () => {
@@ -233,7 +233,7 @@ describe('executor host: containers (root, real kernel)', { skip }, () => {
       id,
       spec: spec(['sh', '-c', 'read x; echo "got $x"; echo bye >&2'], { process: { args: ['sh', '-c', 'read x; echo "got $x"; echo bye >&2'], env: ['PATH=/bin'], openStdin: true, stdinOnce: true } }),
     });
-    const sock = await new ShimClient(containerPaths(dataRoot, id).stateDir).attach({ stdin: true });
+    const sock = await new ShimClient(containerPaths(dataRoot, join(tmp.path, 'exec'), id).stateDir).attach({ stdin: true });
     const chunks: Buffer[] = [];
     sock.on('data', (d: Buffer) => chunks.push(d));
     const ended = once(sock, 'end');

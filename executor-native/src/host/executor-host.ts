@@ -43,7 +43,7 @@ export async function startExecutorHost(config: BerthConfig): Promise<ExecutorHo
     if (favored === 'mounted') logger.log(`cgroup migrations: favordynmods on (${DYNMODS_MOUNTPOINT})`);
     else if (favored !== 'already') logger.warn(`cgroup migrations stay slow: favordynmods unavailable (${favored.unsupported})`);
   }
-  const containers = new ContainerRuntime(config['data-root'], publish, logger);
+  const containers = new ContainerRuntime(config['data-root'], config['exec-root'], publish, logger);
   const streams = await startStreamServer(config['exec-root'], containers, logger); // docker cp/export/diff bytes
   const reconcile = () =>
     containers.reconcile().catch((e: unknown) => logger.error(`reconcile: ${(e as Error)?.stack ?? String(e)}`));
@@ -75,7 +75,7 @@ export async function startExecutorHost(config: BerthConfig): Promise<ExecutorHo
       [ExecutorJob.ContainerStats]: (p) => c.stats(p),
       [ExecutorJob.ContainerTop]: (p) => c.top(p),
       [ExecutorJob.ContainerState]: (p) => c.state(p),
-      [ExecutorJob.ContainerSize]: async ({ id }) => ({ sizeRw: await diskUsage(containerPaths(config['data-root'], id).upper) }),
+      [ExecutorJob.ContainerSize]: async ({ id }) => ({ sizeRw: await diskUsage(containerPaths(config['data-root'], config['exec-root'], id).upper) }),
       [ExecutorJob.ContainerRemove]: (p) => c.remove(p),
       [ExecutorJob.ExecCreate]: (p) => c.execCreate(p),
       [ExecutorJob.ExecStart]: (p) => c.execStart(p),

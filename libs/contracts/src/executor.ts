@@ -376,13 +376,15 @@ export interface ContainerObservationData {
  * Where a container's files are on its node. The gateway on the same node streams bytes from these
  * directly (attach, logs, exec attach); nothing of that goes through Redis.
  *
- * Unix socket paths are limited to 108 bytes (sun_path), so shim state dirs are short:
- * `<data-root>/s/<first 12 of id>[/e<first 12 of execId>]/attach.sock` = data-root + 41 bytes at most.
- * Keep data-root under 64 bytes. Everything else is under `<data-root>/containers/<id>/`.
+ * The shims' state dirs (sockets, run/exit records) are runtime state: they live under the exec root
+ * (`/run/berth` by default, a tmpfs: no disk metadata writes on the create/start/exit path, and gone
+ * after a reboot, when the containers are too). Unix socket paths are limited to 108 bytes (sun_path),
+ * so they are short: `<exec-root>/s/<first 12 of id>[/e<first 12 of execId>]/attach.sock` = exec-root
+ * + 41 bytes at most; keep exec-root under 64 bytes. Everything else is under `<data-root>/containers/<id>/`.
  */
-export function containerPaths(dataRoot: string, id: string) {
+export function containerPaths(dataRoot: string, execRoot: string, id: string) {
   const dir = `${dataRoot}/containers/${id}`;
-  const stateDir = `${dataRoot}/s/${id.slice(0, 12)}`;
+  const stateDir = `${execRoot}/s/${id.slice(0, 12)}`;
   return {
     /** the bundle: config.json, hostname, hosts, resolv.conf, container.log */
     dir,

@@ -81,7 +81,7 @@ describe('containers service (real Postgres, Redis, executor, network service)',
 
   after(async () => {
     for (const id of created) await rpc?.request(ContainerPatterns.remove, { id, force: true }, { timeoutMs: 60_000 }).catch(() => undefined);
-    const stateDirs = node && join(node.dir.path, 'root', 's');
+    const stateDirs = node && join(node.dir.path, 'exec', 's');
     const leftovers = stateDirs && existsSync(stateDirs) ? readdirSync(stateDirs) : [];
     await node?.stop();
     assert.deepEqual(leftovers, [], 'no shim state dir is left after removal');

@@ -109,7 +109,7 @@ describe('containers across Berth restarts through the docker CLI', { timeout: 1
     await berth.down();
     process.kill(quitterPid, 'SIGTERM');
     // the shim records the exit (exit.json) with nobody listening
-    const exitJson = join(containerPaths(String(berth.config['data-root']), quitter).stateDir, 'exit.json');
+    const exitJson = join(containerPaths(String(berth.config['data-root']), String(berth.config['exec-root']), quitter).stateDir, 'exit.json');
     for (let i = 0; i < 100 && !existsSync(exitJson); i++) await sleep(100);
     assert.ok(existsSync(exitJson), 'the shim wrote exit.json while Berth was down');
     assert.equal(await fetchHostname(port), web.slice(0, 12), 'the published port answers while Berth is down');

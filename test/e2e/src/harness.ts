@@ -8,7 +8,7 @@
  *   await berth.stop();
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { BerthConfigInput } from '@berth/config';
 import { createTempDir, createTestDatabase, createTestNamespace, randomSuffix, removeNamespaceNetworking } from '@berth/testing';
@@ -40,8 +40,8 @@ const processCgroups = (pid: number) => {
  * every container process is SIGKILLed, nothing is recorded (no exit.json). Only processes proven to
  * be ours are touched: a shim by its name, a container's init by its cgroup `berth/<id>`.
  */
-export async function killContainerProcesses(dataRoot: string): Promise<number> {
-  const stateRoot = join(dataRoot, 's');
+export async function killContainerProcesses(execRoot: string): Promise<number> {
+  const stateRoot = join(execRoot, 's');
   const runs: { shimPid?: number; pid?: number; containerId?: string }[] = [];
   for (const name of existsSync(stateRoot) ? readdirSync(stateRoot) : []) {
     const dir = join(stateRoot, name);
@@ -258,7 +258,9 @@ export async function startBerth(opts: StartOptions = {}): Promise<RunningBerth>
     },
     async reboot() {
       await berth(['down']);
-      await killContainerProcesses(config['data-root'] as string);
+      await killContainerProcesses(config['exec-root'] as string);
+      // the shims' state dirs are on the exec root, a tmpfs a reboot empties
+      rmSync(join(config['exec-root'] as string, 's'), { recursive: true, force: true });
       await up();
     },
     stop,

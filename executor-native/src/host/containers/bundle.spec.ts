@@ -41,7 +41,7 @@ describe('bundle', () => {
   });
 
   it('config.json: env defaults, /etc binds unless the user mounts them, network namespace modes', () => {
-    const paths = containerPaths('/d', 'abc');
+    const paths = containerPaths('/d', '/run/d', 'abc');
     const c = configJson({ id: 'abc', spec: { ...base, mounts: [{ type: 'bind', source: '/x', destination: '/etc/hosts', readonly: true }] }, paths, lowerdirs: ['/l'], seccompPath: null, caps: DEFAULT_CAPS, noNewPrivileges: false }) as any;
     assert.deepEqual(c.process.env, ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOSTNAME=h', 'A=1']);
     assert.deepEqual(c.mounts.map((m: any) => m.destination), ['/etc/hostname', '/etc/resolv.conf', '/etc/hosts']);
@@ -65,7 +65,8 @@ describe('bundle', () => {
   });
 
   it('state dirs keep unix socket paths under 108 bytes', () => {
-    const p = containerPaths('/var/lib/berth-with-a-rather-long-data-root-path-here', 'a'.repeat(64));
+    const p = containerPaths('/var/lib/berth-with-a-rather-long-data-root-path-here', '/run/berth-with-a-rather-long-exec-root-path-here', 'a'.repeat(64));
+    assert.ok(p.stateDir.startsWith('/run/berth-with-a-rather-long-exec-root-path-here/s/'));
     assert.ok(Buffer.byteLength(p.exec('b'.repeat(64)).attachSocket) < 108);
   });
 });

@@ -150,17 +150,23 @@ export class ContainerRuntime {
 
   constructor(
     readonly dataRoot: string,
+    readonly execRoot: string,
     private readonly publish: Publish,
     private readonly logger: Logger,
   ) {
     this.seccomp = new SeccompCache(dataRoot);
     mkdirSync(join(dataRoot, 'containers'), { recursive: true });
-    mkdirSync(join(dataRoot, 's'), { recursive: true, mode: 0o711 });
+    mkdirSync(this.stateRoot, { recursive: true, mode: 0o711 });
+  }
+
+  /** the shims' state dirs (see containerPaths) */
+  get stateRoot(): string {
+    return join(this.execRoot, 's');
   }
 
   paths(id: string): ContainerPaths {
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(id)) throw invalid(`invalid container id: ${JSON.stringify(id)}`);
-    return containerPaths(this.dataRoot, id);
+    return containerPaths(this.dataRoot, this.execRoot, id);
   }
 
   /** Serialises create/remove/post-exit cleanup of one container (a restart must not lose its new cgroup). */
@@ -859,7 +865,7 @@ export class ContainerRuntime {
   /** Re-attach to every shim, report missed exits, and clear what no container claims. */
   async reconcile(): Promise<{ watched: number; orphans: string[] }> {
     const orphans: string[] = [];
-    const stateRoot = join(this.dataRoot, 's');
+    const stateRoot = this.stateRoot;
     // Removed containers' dirs whose background delete a crash interrupted.
     for (const t of safeReaddir(this.trashDir)) await rm(join(this.trashDir, t), { recursive: true, force: true }).catch(() => undefined);
     const known = new Set<string>();
@@ -868,13 +874,13 @@ export class ContainerRuntime {
       const dir = join(stateRoot, name);
       const run = readJson<RunInfo>(join(dir, 'run.json'));
       const id = run?.containerId;
-      if (id && existsSync(containerPaths(this.dataRoot, id).dir)) {
+      if (id && existsSync(containerPaths(this.dataRoot, this.execRoot, id).dir)) {
         known.add(id);
         if (run.startedAt && !existsSync(join(dir, 'reported'))) {
           watched++;
           void this.watch(id);
         }
-        for (const x of this.execDirs(containerPaths(this.dataRoot, id))) {
+        for (const x of this.execDirs(containerPaths(this.dataRoot, this.execRoot, id))) {
           const xr = readJson<RunInfo>(join(x, 'run.json'));
           if (xr?.startedAt && !existsSync(join(x, 'reported'))) void this.watchExec(id, x);
           else if (xr?.startedAt && xr.shimPid && alive(xr.shimPid) && existsSync(join(x, 'exit.json'))) {
@@ -924,8 +930,8 @@ export class ContainerRuntime {
     for (const m of listMountsUnder(this.dataRoot + '/')) {
       const rel = m.slice(this.dataRoot.length + 1).split('/');
       const id = rel[0] === 'containers' ? rel[1] : undefined;
-      if (id && existsSync(containerPaths(this.dataRoot, id).dir)) continue;
-      if (rel[0] !== 'containers' && rel[0] !== 's') continue;
+      if (id && existsSync(containerPaths(this.dataRoot, this.execRoot, id).dir)) continue;
+      if (rel[0] !== 'containers') continue;
       try {
         await execFileAsync('umount', ['-l', m]);
         orphans.push(`mount:${m}`);

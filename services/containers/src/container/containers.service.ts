@@ -112,7 +112,7 @@ export class ContainersService {
   }
 
   private paths(id: string) {
-    return containerPaths(this.config['data-root'], id);
+    return containerPaths(this.config['data-root'], this.config['exec-root'], id);
   }
 
   // ---- reads -------------------------------------------------------------------------------------
@@ -586,8 +586,9 @@ export class ContainersService {
         if (c.status === 'running' || c.status === 'paused') {
           const rt = await this.runtime.state(c.id);
           if (rt.status === 'exited' || rt.status === 'absent' || rt.status === 'prepared' || rt.status === 'created') {
+            // No exit recorded: the run was lost with its shim (a reboot empties the exec root): killed.
             await this.onExited(c.id, {
-              exitCode: rt.exitCode ?? 255,
+              exitCode: rt.exitCode ?? 137,
               oomKilled: rt.oomKilled,
               finishedAt: rt.exitedAt ?? new Date().toISOString(),
               startedAt: c.startedAt,
