@@ -53,9 +53,9 @@ describe('executor host: containers (root, real kernel)', { skip }, () => {
   let redis: Redis;
   const ids: string[] = [];
 
-  function startExecutor() {
+  function startExecutor(config = configFile) {
     const child = spawn(process.execPath, [mainJs], {
-      env: { ...process.env, BERTH_CONFIG: configFile },
+      env: { ...process.env, BERTH_CONFIG: config },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
@@ -395,5 +395,27 @@ describe('executor host: containers (root, real kernel)', { skip }, () => {
     const kinds = (await observations(c.id)).map((o) => o.kind);
     assert.ok(kinds.includes(ContainerObservation.Exited), 'the kill is reported before removal');
     assert.equal((await client.run(ExecutorJob.ContainerState, { id: c.id })).status, 'absent');
+  });
+  it('a container whose shim kept its state under the data root (before the exec root held it) is still handled', async () => {
+    // An executor of the old layout: its exec root is the data root, so state dirs are <data-root>/s/<id12>.
+    const legacyConfig = join(tmp.path, 'berth-legacy.json');
+    writeFileSync(legacyConfig, readFileSync(configFile, 'utf8').replace(JSON.stringify(join(tmp.path, 'exec')), JSON.stringify(dataRoot)));
+    await killExecutor();
+    await startExecutor(legacyConfig);
+    const id = newId();
+    ids.push(id);
+    await client.run(ExecutorJob.ContainerPrepare, { id, layerDirs: [layer] });
+    const created = await client.run(ExecutorJob.ContainerCreate, { id, spec: spec(['sleep', '60']) });
+    await client.run(ExecutorJob.ContainerStart, { id });
+    const legacyDir = containerPaths(dataRoot, dataRoot, id).stateDir;
+    assert.ok(existsSync(join(legacyDir, 'control.sock')));
+    // the upgrade: the executor now keeps state dirs under the exec root
+    await killExecutor();
+    await startExecutor();
+    assert.equal((await client.run(ExecutorJob.ContainerState, { id })).status, 'running');
+    assert.equal((await client.run(ExecutorJob.ContainerRemove, { id })).removed, true);
+    assert.ok(!alive(created.pid));
+    assert.ok(!existsSync(legacyDir), 'the legacy state dir goes with the container');
+    assert.ok(!existsSync(containerPaths(dataRoot, join(tmp.path, 'exec'), id).stateDir));
   });
 });

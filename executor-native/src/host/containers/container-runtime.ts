@@ -31,7 +31,7 @@ import {
   type ExecutorObservation,
 } from '@berth/contracts';
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { access, mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { cpus, totalmem } from 'node:os';
@@ -157,6 +157,25 @@ export class ContainerRuntime {
     this.seccomp = new SeccompCache(dataRoot);
     mkdirSync(join(dataRoot, 'containers'), { recursive: true });
     mkdirSync(this.stateRoot, { recursive: true, mode: 0o711 });
+    this.linkLegacyStateDirs();
+  }
+
+  /**
+   * Shims started by an executor that kept their state dirs under `<data-root>/s` still run and still
+   * listen there: each such dir is linked in under the state root, so they are found and handled as
+   * any other (their removal deletes the link and the dir).
+   */
+  private linkLegacyStateDirs(): void {
+    const legacy = join(this.dataRoot, 's');
+    for (const name of safeReaddir(legacy)) {
+      const link = join(this.stateRoot, name);
+      if (existsSync(link)) continue;
+      try {
+        symlinkSync(join(legacy, name), link);
+      } catch (e) {
+        this.logger.warn(`state dir ${join(legacy, name)}: ${(e as Error).message}`);
+      }
+    }
   }
 
   /** the shims' state dirs (see containerPaths) */
@@ -849,6 +868,13 @@ export class ContainerRuntime {
   /** Moves `dir` into trash/ (same filesystem) and deletes it in the background; falls back to deleting in place. */
   private discard(dir: string): void {
     if (!existsSync(dir)) return;
+    if (lstatSync(dir).isSymbolicLink()) {
+      // a legacy state dir linked in (linkLegacyStateDirs): the link, then the dir itself
+      const real = realpathSync(dir);
+      unlinkSync(dir);
+      this.discard(real);
+      return;
+    }
     const target = join(this.trashDir, `${Date.now()}-${randomBytes(6).toString('hex')}`);
     try {
       mkdirSync(this.trashDir, { recursive: true, mode: 0o700 });
