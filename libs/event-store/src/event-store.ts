@@ -197,21 +197,16 @@ export class EventStore implements EventStoreApi {
    * `sql` as a named prepared statement on a pool connection (pg prepares it once per connection):
    * the server skips parsing and, after a few runs, planning. The statement texts vary only with the
    * number of events and the projections concerned, so the names (a hash of the text) stay few.
+   * Prepared statements outlive schema changes badly: migrations run before a service appends.
    */
   private async prepared(sql: string, params: unknown[]): Promise<EventRow[]> {
     const pool = (this.dataSource.driver as unknown as { master?: { query?: unknown } }).master as
       | { query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: EventRow[] }> }
       | undefined;
     if (typeof pool?.query !== 'function') return this.dataSource.manager.query(sql, params);
-    let name = this.statementNames.get(sql);
-    if (!name) {
-      name = `berth_es_${createHash('sha1').update(sql).digest('hex').slice(0, 20)}`;
-      if (this.statementNames.size < 500) this.statementNames.set(sql, name);
-    }
+    const name = `berth_es_${createHash('sha1').update(sql).digest('hex').slice(0, 20)}`;
     return (await pool.query({ name, text: sql, values: params })).rows;
   }
-
-  private readonly statementNames = new Map<string, string>();
 
   /** The checked INSERT's rows as the append's result; none means the version was not the expected one. */
   private appended(rows: EventRow[]): AppendResult {

@@ -159,38 +159,8 @@ export class StreamConsumer<T = EventEnvelope> {
     // The entries handled so far are acked together (one XACK per read, not per entry), also when a
     // later one fails or the consumer stops; an unacked one comes back and the handler's dedupe absorbs it.
     const handled: string[] = [];
-    let stopped: string | undefined;
     const batch = this.options.batchHandler;
-    if (batch) {
-      const decoded = entries.flatMap(([id, fields]) => {
-        const entry = this.decode(id, fields);
-        return entry === undefined ? [] : [{ entry, id }];
-      });
-      try {
-        if (decoded.length) await batch(decoded);
-        this.failures.handler = 0;
-        handled.push(...entries.map(([id]) => id));
-      } catch (err) {
-        stopped = `batch handler failed on ${entries[0]?.[0]}… (left pending): ${(err as Error)?.stack ?? String(err)}`;
-      }
-    }
-    for (const [id, fields] of batch ? [] : entries) {
-      if (this.stopping) {
-        stopped = 'stopping';
-        break;
-      }
-      const entry = this.decode(id, fields);
-      if (entry !== undefined) {
-        try {
-          await this.options.handler!(entry, id);
-          this.failures.handler = 0;
-        } catch (err) {
-          stopped = `handler failed on ${id} (left pending): ${(err as Error)?.stack ?? String(err)}`;
-          break;
-        }
-      }
-      handled.push(id);
-    }
+    const stopped = batch ? await this.handleBatch(batch, entries, handled) : await this.handleEach(this.options.handler!, entries, handled);
     if (handled.length) {
       try {
         await commands.xack(this.streamKey, this.options.group, ...handled);
@@ -199,6 +169,48 @@ export class StreamConsumer<T = EventEnvelope> {
       }
     }
     return stopped;
+  }
+
+  /** One call for the whole read; `handled` gets every id when it succeeds, none when it throws. */
+  private async handleBatch(
+    batch: NonNullable<StreamConsumerOptions<T>['batchHandler']>,
+    entries: StreamEntry[],
+    handled: string[],
+  ): Promise<string | undefined> {
+    const decoded = entries.flatMap(([id, fields]) => {
+      const entry = this.decode(id, fields);
+      return entry === undefined ? [] : [{ entry, id }];
+    });
+    try {
+      if (decoded.length) await batch(decoded);
+    } catch (err) {
+      return `batch handler failed on ${entries[0]?.[0]}… (left pending): ${(err as Error)?.stack ?? String(err)}`;
+    }
+    this.failures.handler = 0;
+    handled.push(...entries.map(([id]) => id));
+    return undefined;
+  }
+
+  /** One call per entry, in order, up to the first failure or a stop; `handled` gets the ids done. */
+  private async handleEach(
+    handler: NonNullable<StreamConsumerOptions<T>['handler']>,
+    entries: StreamEntry[],
+    handled: string[],
+  ): Promise<string | undefined> {
+    for (const [id, fields] of entries) {
+      if (this.stopping) return 'stopping';
+      const entry = this.decode(id, fields);
+      if (entry !== undefined) {
+        try {
+          await handler(entry, id);
+          this.failures.handler = 0;
+        } catch (err) {
+          return `handler failed on ${id} (left pending): ${(err as Error)?.stack ?? String(err)}`;
+        }
+      }
+      handled.push(id);
+    }
+    return undefined;
   }
 
   /** undefined means "nothing to handle, just ack it": trimmed entries and malformed ones can never succeed. */

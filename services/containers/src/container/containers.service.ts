@@ -81,10 +81,11 @@ export class ContainersService {
   private readonly networkDown = new Map<string, Promise<void>>();
   /** full id -> the last exit of containers removed lately (oldest first, bounded) */
   private readonly recentlyRemoved = new Map<string, WaitContainerReply>();
-  /** exec id -> its shim spawning since exec create (taken by the start) */
+  /**
+   * exec id -> its shim spawning since exec create: the pid its process has while it waits before
+   * execve (exec start's prepare waits for it, its run records it and takes the entry)
+   */
   private readonly execReady = new Map<string, Promise<number>>();
-  /** exec id -> the pid its shim's process has while it waits before execve (taken by the start) */
-  private readonly execPids = new Map<string, number>();
 
   constructor(
     private readonly registry: ContainerRegistry,
@@ -96,11 +97,8 @@ export class ContainersService {
     // Exec shims spawned at exec create and never started go with the run (the executor shuts them
     // down when the container stops): their entries go too.
     this.registry.onChange((state, _events, before) => {
-      if (this.execReady.size + this.execPids.size === 0 || !before || (state && (state.status === 'running' || state.status === 'paused'))) return;
-      for (const execId of Object.keys(before.execs)) {
-        this.execReady.delete(execId);
-        this.execPids.delete(execId);
-      }
+      if (this.execReady.size === 0 || !before || (state && (state.status === 'running' || state.status === 'paused'))) return;
+      for (const execId of Object.keys(before.execs)) this.execReady.delete(execId);
     });
     // A wait that reaches the service after the removal it waits for (a quick `run --rm`) answers from here.
     this.registry.onChange((state, events, before) => {
@@ -163,22 +161,22 @@ export class ContainersService {
       try {
         await this.mountVolumes(id, normalized.mounts, anonymousAt, req);
         const command: ContainerCommand = {
-            type: 'Create',
-            data: {
-              id,
-              name,
-              created: new Date().toISOString(),
-              image: req.config.Image ?? req.image.id,
-              imageId: req.image.id,
-              path: normalized.path,
-              args: normalized.args,
-              config: normalized.config,
-              hostConfig: normalized.hostConfig,
-              mounts: normalized.mounts,
-              logPath: this.paths(id).log,
-              layerDirs: req.image.layerDirs,
-            },
-          };
+          type: 'Create',
+          data: {
+            id,
+            name,
+            created: new Date().toISOString(),
+            image: req.config.Image ?? req.image.id,
+            imageId: req.image.id,
+            path: normalized.path,
+            args: normalized.args,
+            config: normalized.config,
+            hostConfig: normalized.hostConfig,
+            mounts: normalized.mounts,
+            logPath: this.paths(id).log,
+            layerDirs: req.image.layerDirs,
+          },
+        };
         // Off a bridge the shim's spec needs nothing the append decides: it spawns while ContainerCreated
         // is written (a failed append takes it down with the runtime).
         const preview = this.registry.preview(id, command);
@@ -301,9 +299,9 @@ export class ContainersService {
     const lease = new Promise((r) => setTimeout(r, LEASE_DELAY_MS).unref())
       .then(() => this.network.connect({ containerId: c.id, containerName: c.name, network: primary, aliases: [], publish: false }))
       .catch((e: Error) => {
-      this.leased.delete(c.id);
-      this.logger.warn(`network lease of ${c.id.slice(0, 12)}: ${e.message}`);
-    });
+        this.leased.delete(c.id);
+        this.logger.warn(`network lease of ${c.id.slice(0, 12)}: ${e.message}`);
+      });
     this.track(this.leasing, c.id, lease);
   }
 
@@ -910,9 +908,11 @@ export class ContainersService {
     if (container.status !== 'running') throw conflict(`container ${container.id} is not running`);
     // Spawned at create (with the create's Tty, which is what Docker runs with); if that failed, again here.
     const prepared = this.execReady.get(id);
-    this.execReady.delete(id);
-    const pid = (await prepared?.catch(() => undefined)) ?? (await this.spawnExec(container, exec, tty ?? exec.tty));
-    this.execPids.set(id, pid);
+    if (!prepared || (await prepared.then(() => false, () => true))) {
+      const again = this.spawnExec(container, exec, tty ?? exec.tty);
+      this.execReady.set(id, again);
+      await again;
+    }
     return { exec, attachSocket: this.paths(container.id).exec(id).attachSocket };
   }
 
@@ -920,8 +920,8 @@ export class ContainersService {
     const { container, execId: id } = this.registry.findExec(execId);
     // As dockerd, exec_start is recorded as the exec is started (before the runtime's answer, whose
     // failure is then an exec_die with 126/127): with the pid known from the spawn, the two overlap.
-    const pid = this.execPids.get(id);
-    this.execPids.delete(id);
+    const pid = await this.execReady.get(id)?.catch(() => undefined);
+    this.execReady.delete(id);
     const recorded = pid ? this.registry.record(container.id, { type: 'RecordExecStarted', execId: id, pid }, actor) : undefined;
     recorded?.catch(() => undefined);
     try {

@@ -49,7 +49,6 @@ const namedVolumes = (binds: readonly string[] | null | undefined, mounts: reado
   return [...names];
 };
 
-/** Container use cases at the API edge: orchestrate create, translate views to Docker's JSON. */
 /** How long a created container counts as fresh (see ContainersService.fresh). */
 const FRESH_MS = 10_000;
 
@@ -60,6 +59,7 @@ export interface FreshContainer {
   readonly at: number;
 }
 
+/** Container use cases at the API edge: orchestrate create, translate views to Docker's JSON. */
 @Injectable()
 export class ContainersService {
   /** list query -> the views of the last full read and the containers generation they belong to */
@@ -134,8 +134,8 @@ export class ContainersService {
 
   freshContainer(ref: string): FreshContainer | undefined {
     const c = this.fresh.get(ref);
-    if (c && Date.now() - c.at > FRESH_MS) this.fresh.delete(ref);
-    else return c;
+    if (!c || Date.now() - c.at <= FRESH_MS) return c;
+    this.fresh.delete(ref);
     return undefined;
   }
 
@@ -390,21 +390,20 @@ export class ContainersService {
    */
   private readonly attachGates = new Map<Promise<void>, { id: string; name?: string }>();
 
-  /** Registers an early attach; `done` settles once it is connected to the shim (or gave up). */
-  gateStart(container: { id: string; name?: string }, done: Promise<unknown>): void {
-    const gate = done.then(
-      () => undefined,
-      () => undefined,
-    );
+  /** Registers an early attach; call the function it returns once it is connected to the shim (or gave up). */
+  gateStart(container: { id: string; name?: string }): () => void {
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
     this.attachGates.set(gate, container);
     void gate.then(() => this.attachGates.delete(gate));
+    return open;
   }
 
   /** The early attaches of the container `ref` names (full id, id prefix or name), settled. */
   async attachesConnected(ref: string): Promise<void> {
     if (this.attachGates.size === 0) return;
     const name = ref.replace(/^\//, '');
-    const mine = [...this.attachGates].filter(([, c]) => c.id === ref || c.name === name || (ref.length >= 1 && c.id.startsWith(ref))).map(([g]) => g);
+    const mine = [...this.attachGates].filter(([, c]) => c.id.startsWith(ref) || c.name === name).map(([g]) => g);
     await Promise.all(mine);
   }
 

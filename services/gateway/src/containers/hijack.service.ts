@@ -144,8 +144,7 @@ export class HijackService implements OnModuleInit {
     upgrade: boolean,
     detachKeys: Buffer | null,
   ): Promise<void> {
-    let connected!: () => void;
-    this.containers.gateStart(container, new Promise<void>((r) => (connected = r)));
+    const connected = this.containers.gateStart(container);
     const stdin = want.stdin && container.openStdin;
     let shim: Awaited<ReturnType<typeof connectShim>>;
     try {

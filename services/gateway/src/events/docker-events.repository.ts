@@ -40,12 +40,9 @@ export class DockerEventsRepository {
   constructor(private readonly dataSource: DataSource) {}
 
   /**
-   * Records the event once (redelivery is a no-op) and, only when it is new, notifies listeners in the
-   * same statement, so the notification is sent exactly when the row commits.
-   */
-  /**
-   * Inserts the events (one statement, in order), skipping ids already there, and NOTIFYs each new
-   * one for the live /events streams; returns how many were new.
+   * Records the events once each (redelivery is a no-op), in order, in one statement, and notifies
+   * listeners of the new ones in the same statement, so each notification is sent exactly when its row
+   * commits; returns how many were new.
    */
   async recordAll(events: readonly DockerEventRecord[]): Promise<number> {
     // A redelivered entry can repeat an id within one read: once is enough.
@@ -82,6 +79,7 @@ export class DockerEventsRepository {
     return inserted.length;
   }
 
+  /** name, image, labels of a container as its ContainerCreated/ContainerRenamed events said */
   async containerAttributes(containerId: string): Promise<ContainerAttributes | null> {
     const rows = (await this.dataSource.query(
       `SELECT name, image, labels FROM gateway.container_attributes WHERE container_id = $1`,

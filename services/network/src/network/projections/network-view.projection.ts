@@ -39,24 +39,17 @@ export const networkViewProjection: Projection = {
         await manager.query(`DELETE FROM ${ENDPOINT_VIEW_TABLE} WHERE network_id = $1`, [event.data.id]);
         await manager.query(`DELETE FROM ${NETWORK_VIEW_TABLE} WHERE id = $1`, [event.data.id]);
         return;
-      case 'EndpointAllocated': {
-        const e = event.data.endpoint;
-        await manager.query(
-          `INSERT INTO ${ENDPOINT_VIEW_TABLE} (endpoint_id, network_id, container_id, container_name, endpoint, created_at)
-           VALUES ($1, $2, $3, $4, $5, $6)`,
-          [e.endpointId, e.networkId, e.containerId, event.data.containerName, JSON.stringify(e), envelope.occurredAt],
-        );
+      case 'EndpointAllocated':
+      case 'EndpointPortsPublished':
+      case 'EndpointReleased': {
+        const params: unknown[] = [];
+        const param = (value: unknown) => {
+          params.push(value);
+          return `$${params.length}`;
+        };
+        await manager.query(endpointWrite(event, param, 'TRUE', envelope.occurredAt), params);
         return;
       }
-      case 'EndpointPortsPublished':
-        await manager.query(
-          `UPDATE ${ENDPOINT_VIEW_TABLE} SET endpoint = jsonb_set(endpoint, '{ports}', $2::jsonb) WHERE endpoint_id = $1`,
-          [event.data.endpointId, JSON.stringify(event.data.ports)],
-        );
-        return;
-      case 'EndpointReleased':
-        await manager.query(`DELETE FROM ${ENDPOINT_VIEW_TABLE} WHERE endpoint_id = $1`, [event.data.endpointId]);
-        return;
     }
   },
   /**
@@ -67,24 +60,35 @@ export const networkViewProjection: Projection = {
   appendStatement(events, _hint, param, guard) {
     if (events.length !== 1) return null;
     const event = { type: events[0]!.type, data: events[0]!.data } as NetworkEvent;
-    switch (event.type) {
-      case 'EndpointAllocated': {
-        const e = event.data.endpoint;
-        return `INSERT INTO ${ENDPOINT_VIEW_TABLE} (endpoint_id, network_id, container_id, container_name, endpoint, created_at)
-          SELECT ${param(e.endpointId)}::text, ${param(e.networkId)}::text, ${param(e.containerId)}::text,
-            ${param(event.data.containerName)}::text, ${param(JSON.stringify(e))}::jsonb, now()
-          WHERE ${guard}`;
-      }
-      case 'EndpointPortsPublished':
-        return `UPDATE ${ENDPOINT_VIEW_TABLE} SET endpoint = jsonb_set(endpoint, '{ports}', ${param(JSON.stringify(event.data.ports))}::jsonb)
-          WHERE endpoint_id = ${param(event.data.endpointId)}::text AND ${guard}`;
-      case 'EndpointReleased':
-        return `DELETE FROM ${ENDPOINT_VIEW_TABLE} WHERE endpoint_id = ${param(event.data.endpointId)}::text AND ${guard}`;
-      default:
-        return null;
-    }
+    const lease = event.type === 'EndpointAllocated' || event.type === 'EndpointPortsPublished' || event.type === 'EndpointReleased';
+    // now(): the statement's transaction time, which is also the event row's occurred_at
+    return lease ? endpointWrite(event, param, guard, null) : null;
   },
 };
+
+type EndpointEvent = Extract<NetworkEvent, { type: 'EndpointAllocated' | 'EndpointPortsPublished' | 'EndpointReleased' }>;
+
+/**
+ * endpoint_view's write for one lease event, on the transaction path (apply) and inside an append's
+ * statement (appendStatement): `param` binds a value, `guard` must hold for the write to happen,
+ * `createdAt` is the allocation's time (null: the statement's now()).
+ */
+function endpointWrite(event: EndpointEvent, param: (value: unknown) => string, guard: string, createdAt: string | null): string {
+  switch (event.type) {
+    case 'EndpointAllocated': {
+      const e = event.data.endpoint;
+      return `INSERT INTO ${ENDPOINT_VIEW_TABLE} (endpoint_id, network_id, container_id, container_name, endpoint, created_at)
+        SELECT ${param(e.endpointId)}::text, ${param(e.networkId)}::text, ${param(e.containerId)}::text,
+          ${param(event.data.containerName)}::text, ${param(JSON.stringify(e))}::jsonb, ${createdAt === null ? 'now()' : `${param(createdAt)}::timestamptz`}
+        WHERE ${guard}`;
+    }
+    case 'EndpointPortsPublished':
+      return `UPDATE ${ENDPOINT_VIEW_TABLE} SET endpoint = jsonb_set(endpoint, '{ports}', ${param(JSON.stringify(event.data.ports))}::jsonb)
+        WHERE endpoint_id = ${param(event.data.endpointId)}::text AND ${guard}`;
+    case 'EndpointReleased':
+      return `DELETE FROM ${ENDPOINT_VIEW_TABLE} WHERE endpoint_id = ${param(event.data.endpointId)}::text AND ${guard}`;
+  }
+}
 
 export interface NetworkRow {
   id: string;
