@@ -77,6 +77,7 @@ export async function startExecutorHost(config: BerthConfig): Promise<ExecutorHo
       [ExecutorJob.ContainerState]: (p) => c.state(p),
       [ExecutorJob.ContainerSize]: async ({ id }) => ({ sizeRw: await diskUsage(containerPaths(config['data-root'], config['exec-root'], id).upper) }),
       [ExecutorJob.ContainerRemove]: (p) => c.remove(p),
+      [ExecutorJob.ContainerList]: async () => c.list(),
       [ExecutorJob.ExecCreate]: (p) => c.execCreate(p),
       [ExecutorJob.ExecStart]: (p) => c.execStart(p),
       [ExecutorJob.ExecResize]: (p) => c.execResize(p),

@@ -54,15 +54,22 @@ int container_own_cgroupns(const struct container_config *c)
 
 int container_parent_setup_deferred(const struct container_config *c)
 {
-	if (parent_prepare(c) < 0)
+	if (c->seccomp && seccomp_prepare(c->seccomp) < 0)
 		return -1;
 	return namespaces_enter_except(c, c->cgroups_path ? CLONE_NEWCGROUP : 0);
 }
 
+/* After the fork, while the child mounts: the group is made (v1: one per hierarchy, plus the device
+ * rules) and the child joins it; the child waits for "joined" before pivot_root, which would take
+ * the host's /sys away from us (we share its mount namespace). */
 int container_join_child(const struct container_config *c, pid_t child, int joined_fd)
 {
-	if (c->cgroups_path && cgroup_attach(c->cgroups_path, child) < 0)
-		return -1;
+	if (c->cgroups_path) {
+		struct cg_warnings w = {0};
+		struct resources r = c->resources;
+		if (cgroup_create(c->cgroups_path, &r, &w) < 0 || cgroup_attach(c->cgroups_path, child) < 0)
+			return -1;
+	}
 	if (joined_fd >= 0 && write(joined_fd, "j", 1) != 1)
 		return fail("cgroup", "write", "joined pipe", errno);
 	return 0;

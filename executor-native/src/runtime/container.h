@@ -6,11 +6,12 @@
 
 /* P (host pid namespace): cgroup create + join self, then namespaces. */
 int container_parent_setup(const struct container_config *c);
-/* P, when the join is left to container_join_child: cgroup create, then the namespaces except the
- * cgroup namespace (the child unshares that once it is in its group). */
+/* P, when the cgroup work is left to container_join_child: the namespaces except the cgroup
+ * namespace (the child unshares that once it is in its group). */
 int container_parent_setup_deferred(const struct container_config *c);
-/* P after fork: moves C into its cgroups (the slow step: cgroup v1 waits for an RCU grace period),
- * then tells C through `joined_fd`. C sets container_joined_fd to the other end. */
+/* P after fork, while C mounts: creates the cgroups and moves C into them (the slow steps: v1 has a
+ * group per hierarchy, and the move waits for an RCU grace period without favordynmods), then tells
+ * C through `joined_fd`. C sets container_joined_fd to the other end. */
 int container_join_child(const struct container_config *c, pid_t child, int joined_fd);
 extern int container_joined_fd;
 /* the config asks for a cgroup namespace of its own (not one to join) */

@@ -54,6 +54,7 @@ export enum ExecutorJob {
   ContainerState = 'container.state',
   ContainerSize = 'container.size',
   ContainerRemove = 'container.remove',
+  ContainerList = 'container.list',
   ExecCreate = 'exec.create',
   ExecStart = 'exec.start',
   ExecResize = 'exec.resize',
@@ -88,6 +89,7 @@ export interface ExecutorJobPayloads {
   [ExecutorJob.ContainerState]: ContainerRef;
   [ExecutorJob.ContainerSize]: ContainerRef;
   [ExecutorJob.ContainerRemove]: ContainerRef;
+  [ExecutorJob.ContainerList]: Record<string, never>;
   [ExecutorJob.ExecCreate]: ExecCreatePayload;
   [ExecutorJob.ExecStart]: ExecRef;
   [ExecutorJob.ExecResize]: ExecRef & { h: number; w: number };
@@ -130,6 +132,8 @@ export interface ExecutorJobResults {
   /** Bytes in the container's writable layer (Docker's SizeRw); 0 when it has none (yet). */
   [ExecutorJob.ContainerSize]: { sizeRw: number };
   [ExecutorJob.ContainerRemove]: { removed: boolean };
+  /** Every container this node holds files or a shim state dir for, with the age of its newest one in ms. */
+  [ExecutorJob.ContainerList]: { containers: { id: string; ageMs: number }[] };
   [ExecutorJob.ExecCreate]: { pid: number; shimPid: number };
   [ExecutorJob.ExecStart]: { pid: number; startedAt: string };
   [ExecutorJob.ExecResize]: { ok: true };
@@ -201,6 +205,8 @@ export interface ContainerPreparePayload {
 export interface ContainerCreatePayload {
   id: string;
   spec: ContainerRuntimeSpec;
+  /** When given and the container is not prepared on this node yet, create prepares it first (one job). */
+  layerDirs?: string[];
 }
 
 export interface ContainerRuntimeSpec {

@@ -35,6 +35,7 @@ export const NetworkPatterns = {
   containerEndpoints: 'network.container-endpoints',
   containerStopped: 'network.container-stopped',
   attachContainer: 'network.attach-container',
+  recordLeases: 'network.record-leases',
 } as const;
 
 export type NetworkDriver = 'bridge' | 'host' | 'null';
@@ -178,6 +179,19 @@ export interface DisconnectContainerRequest {
 }
 export interface DisconnectContainerReply {
   readonly released: string[];
+}
+/** A none/host endpoint (no address, no veth): its connect and/or its release, to record. */
+export interface LeaseRecord {
+  readonly containerId: string;
+  readonly containerName: string;
+  /** `none` or `host` (a name or id of a null/host network) */
+  readonly network: string;
+  readonly connect: boolean;
+  readonly release: boolean;
+}
+/** Batched by the containers service: one RPC, one append per network. */
+export interface RecordLeasesRequest {
+  readonly leases: readonly LeaseRecord[];
 }
 export interface ContainerEndpointsRequest {
   readonly containerId: string;

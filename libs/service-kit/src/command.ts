@@ -65,15 +65,17 @@ export class CachedCommandHandler<C, S, E extends DomainEvent> {
    * leases on one network cost one durable commit per batch instead of one each.
    */
   handle(streamId: string, command: C, actor: Actor | null = null): Promise<{ state: S; events: E[] }> {
-    return new Promise((resolve, reject) => {
-      const queue = this.queues.get(streamId);
-      if (queue) {
-        queue.push({ command, actor, resolve, reject });
-        return;
-      }
-      this.queues.set(streamId, [{ command, actor, resolve, reject }]);
-      void this.drain(streamId);
-    });
+    return this.handleAll(streamId, [command], actor).then((r) => r[0]!);
+  }
+
+  /** Several commands queued at once, in order: on an idle stream they share one append. */
+  handleAll(streamId: string, commands: readonly C[], actor: Actor | null = null): Promise<{ state: S; events: E[] }[]> {
+    const idle = !this.queues.has(streamId);
+    const queue = this.queues.get(streamId) ?? [];
+    this.queues.set(streamId, queue);
+    const results = commands.map((command) => new Promise<{ state: S; events: E[] }>((resolve, reject) => queue.push({ command, actor, resolve, reject })));
+    if (idle) void this.drain(streamId);
+    return Promise.all(results);
   }
 
   /** Forgets a stream (e.g. after it was changed outside this handler). */

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import {
+  containerPaths,
   ContainerPatterns,
   type ContainerView,
   type CreateContainerReply,
@@ -15,11 +16,13 @@ import { startTestNode, type TestNode } from '@berth/service-kit/dist/testing';
 import { waitFor } from '@berth/testing';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { randomInt } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { randomBytes, randomInt } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { after, before, describe, it } from 'node:test';
+import { ContainersService } from './container/containers.service';
+import { RuntimeAdapter } from './container/runtime.adapter';
 import { containersService } from './definition';
 
 const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -101,6 +104,32 @@ describe('containers service (real Postgres, Redis, executor, network service)',
     // a second start is a new run of the same container
     await rpc.request(ContainerPatterns.start, { id }, { timeoutMs: 60_000 });
     await waitFor(async () => ((await inspect(id)).exitCount === 2 ? true : null), 30_000);
+  });
+
+  it('--rm: the removal is recorded first, the runtime goes after it; a runtime left behind is swept at boot', async () => {
+    const paths = (id: string) => containerPaths(node.config['data-root'], node.config['exec-root'], id);
+    // create prepares the rootfs in the same executor job as the shim's spawn
+    const id = await create(['true'], {}, { AutoRemove: true });
+    await waitFor(async () => (existsSync(join(paths(id).dir, 'layers.json')) ? true : null), 30_000);
+    await rpc.request(ContainerPatterns.start, { id }, { timeoutMs: 60_000 });
+    const removed = await rpc.request<WaitContainerReply>(ContainerPatterns.wait, { id, condition: 'removed' }, { timeoutMs: 60_000 });
+    assert.equal(removed.statusCode, 0);
+    await assert.rejects(inspect(id), (e: DomainError) => e.code === ErrorCode.NotFound);
+    await waitFor(async () => (!existsSync(paths(id).dir) && !existsSync(paths(id).stateDir) ? true : null), 30_000);
+    const cgroups = readdirSync('/sys/fs/cgroup').map((h) => join('/sys/fs/cgroup', h, 'berth', id));
+    await waitFor(async () => (cgroups.every((d) => !existsSync(d)) ? true : null), 30_000);
+
+    // A removed container whose runtime stayed (its background removal failed, or a crash): the sweep
+    // at boot removes it once nothing touched it for a minute, and leaves a younger one alone.
+    const runtime = node.service.app.get(RuntimeAdapter);
+    const [stale, young] = [randomBytes(32).toString('hex'), randomBytes(32).toString('hex')];
+    for (const x of [stale, young]) await runtime.prepare(x, image.layerDirs);
+    const old = new Date(Date.now() - 120_000);
+    utimesSync(paths(stale).dir, old, old);
+    assert.deepEqual(await node.service.app.get(ContainersService).sweepRuntimes(), [stale]);
+    await waitFor(async () => (!existsSync(paths(stale).dir) ? true : null), 30_000);
+    assert.ok(existsSync(paths(young).dir), 'a runtime younger than a minute stays');
+    await runtime.remove(young);
   });
 
   it('--network none: lo only, up', async () => {

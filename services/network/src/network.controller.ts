@@ -20,6 +20,7 @@ import {
   type NetworkView,
   type PruneNetworksReply,
   type PruneNetworksRequest,
+  type RecordLeasesRequest,
   type RemoveNetworkRequest,
   SystemPatterns,
 } from '@berth/contracts';
@@ -91,6 +92,11 @@ export class NetworkController {
   @MessagePattern(NetworkPatterns.containerEndpoints)
   containerEndpoints(@Payload() req: ContainerEndpointsRequest): Promise<ContainerEndpointsReply> {
     return this.networks.containerEndpoints(req.containerId);
+  }
+
+  @MessagePattern(NetworkPatterns.recordLeases)
+  recordLeases(@Payload() req: RecordLeasesRequest): Promise<{ ok: true }> {
+    return this.networks.recordLeases(req);
   }
 
   @MessagePattern(NetworkPatterns.containerStopped)

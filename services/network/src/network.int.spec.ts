@@ -8,6 +8,7 @@ import {
   NetworkPatterns,
   networkNftTable,
   type NetworkView,
+  type RecordLeasesRequest,
 } from '@berth/contracts';
 import { RedisRpcClient } from '@berth/messaging';
 import { rebuild } from '@berth/service-kit';
@@ -18,6 +19,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import { once } from 'node:events';
 import { connect } from 'node:net';
+import { Client } from 'pg';
 import { after, before, describe, it } from 'node:test';
 import { networkService } from './definition';
 
@@ -205,6 +207,32 @@ describe('network service (real Postgres, Redis, executor host, kernel)', () => 
     assert.deepEqual((await rpc.request<NetworkView>(NetworkPatterns.inspect, { network: 'tnet' })).containers, {});
     server.kill();
     holder.kill();
+  });
+
+  it('record-leases: none/host connects and releases of a batch, in order, one append per network', async () => {
+    const [a, b, h] = [randomBytes(32).toString('hex'), randomBytes(32).toString('hex'), randomBytes(32).toString('hex')];
+    const lease = (containerId: string, network: string, connect: boolean, release: boolean) => ({ containerId, containerName: containerId.slice(0, 5), network, connect, release });
+    await rpc.request(NetworkPatterns.recordLeases, { leases: [lease(a, 'none', true, true), lease(b, 'none', true, false), lease(h, 'host', true, false)] } satisfies RecordLeasesRequest);
+    const none = await rpc.request<NetworkView>(NetworkPatterns.inspect, { network: 'none' });
+    assert.deepEqual(Object.keys(none.containers), [b]);
+    assert.deepEqual(Object.keys((await rpc.request<NetworkView>(NetworkPatterns.inspect, { network: 'host' })).containers), [h]);
+    const pg = new Client({ connectionString: node.db.url });
+    await pg.connect();
+    try {
+      const rows = (
+        await pg.query<{ type: string; cid: string; tx: string }>(
+          `SELECT type, COALESCE(data->>'containerId', data->'endpoint'->>'containerId') AS cid, transaction_id::text AS tx FROM network.events WHERE stream_id = $1 AND COALESCE(data->>'containerId', data->'endpoint'->>'containerId') = ANY($2) ORDER BY global_position`,
+          [`network:${none.id}`, [a, b]],
+        )
+      ).rows;
+      assert.deepEqual(rows.map((r) => `${r.type} ${r.cid}`), [`EndpointAllocated ${a}`, `EndpointReleased ${a}`, `EndpointAllocated ${b}`]);
+      assert.equal(new Set(rows.map((r) => r.tx)).size, 1, 'one append');
+    } finally {
+      await pg.end();
+    }
+    await rpc.request(NetworkPatterns.recordLeases, { leases: [lease(b, 'none', false, true), lease(h, 'host', false, true)] } satisfies RecordLeasesRequest);
+    assert.deepEqual((await rpc.request<NetworkView>(NetworkPatterns.inspect, { network: 'none' })).containers, {});
+    await assert.rejects(rpc.request(NetworkPatterns.recordLeases, { leases: [lease(a, 'bridge', true, false)] }), (e: DomainError) => e.code === ErrorCode.InvalidArgument);
   });
 
   it('a rebuilt projection equals the live one; removing the network removes its bridge', async () => {

@@ -7,10 +7,12 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { networkNftTable } from '@berth/contracts';
-import { randomSuffix } from '@berth/testing';
+import { randomSuffix, waitFor } from '@berth/testing';
 import { type RunningBerth } from './harness';
 import { withBerthAndBusybox } from './busybox';
 
@@ -185,7 +187,29 @@ describe('container networking through the docker CLI', { timeout: 900_000 }, ()
     const nets = await inspect<Record<string, EndpointSettings>>(id, '{{json .NetworkSettings.Networks}}');
     assert.deepEqual(Object.keys(nets), ['none']);
     assert.equal(nets.none!.IPAddress, '');
-    await berth.docker(['rm', '-f', id]);
+    // the none network lists it once its lease is recorded (in the background, after the start)
+    const members = async () => Object.keys(JSON.parse(await berth.docker(['network', 'inspect', '-f', '{{json .Containers}}', 'none'])) as object);
+    await waitFor(async () => ((await members()).includes(id) ? true : null), 10_000);
+    // as dockerd: a container on none, host or another's namespace joins no other network
+    const hostId = (await berth.docker(['create', '--network', 'host', image, 'true'])).trim();
+    const refused = await berth.dockerResult(['network', 'connect', 'bridge', id]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /container cannot be connected to multiple networks with one of the networks in private \(none\) mode/);
+    const shared = await berth.dockerResult(['network', 'connect', 'bridge', hostId]);
+    assert.match(shared.stderr, /container sharing network namespace with another container or host cannot be connected to any other network/);
+    await berth.docker(['rm', '-f', id, hostId]);
+    await waitFor(async () => (!(await members()).includes(id) ? true : null), 10_000);
+    // a short --rm run on none: its connect and disconnect are both in the history, connect first
+    const since = Math.floor(Date.now() / 1000) - 1;
+    const rm = await berth.dockerResult(['run', '--rm', '--network', 'none', '--cidfile', join(berth.dir, 'rm.cid'), image, 'true']);
+    assert.equal(rm.code, 0);
+    const cid = readFileSync(join(berth.dir, 'rm.cid'), 'utf8').trim();
+    const actions = async () =>
+      (await berth.docker(['events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000) + 1), '--filter', 'type=network', '--format', '{{.Action}} {{.Actor.Attributes.container}}']))
+        .split('\n')
+        .filter((l) => l.endsWith(` ${cid}`))
+        .map((l) => l.split(' ')[0]);
+    assert.deepEqual(await waitFor(async () => ((await actions()).length === 2 ? await actions() : null), 10_000), ['connect', 'disconnect']);
   });
 
   test('a user-defined network; connect and disconnect a running container', async () => {

@@ -218,10 +218,11 @@ export class ContainerRuntime {
     return { dir: p.dir, rootfs: p.rootfs };
   }
 
-  create({ id, spec }: ContainerCreatePayload) {
+  create({ id, spec, layerDirs }: ContainerCreatePayload) {
     return this.lock(id, async () => {
       const p = this.paths(id);
       let t0 = traceStart();
+      if (layerDirs && !this.fresh.has(id) && !existsSync(join(p.dir, 'layers.json'))) await this.prepare({ id, layerDirs });
       const fresh = this.fresh.get(id);
       this.fresh.delete(id);
       this.created.delete(id);
@@ -859,6 +860,24 @@ export class ContainerRuntime {
       this.discard(p.dir);
       return { removed: true };
     });
+  }
+
+  /**
+   * Every container with files here (`<data-root>/containers/<id>`) or a shim state dir, and how long
+   * ago its newest one changed: the containers service removes those its model no longer has (a
+   * removal whose runtime part failed after it was recorded).
+   */
+  list(): { containers: { id: string; ageMs: number }[] } {
+    const newest = new Map<string, number>();
+    const seen = (id: string, dir: string) => newest.set(id, Math.max(newest.get(id) ?? 0, statMs(dir)));
+    const root = join(this.dataRoot, 'containers');
+    for (const id of safeReaddir(root)) if (/^[0-9a-f]{64}$/.test(id)) seen(id, join(root, id));
+    for (const name of safeReaddir(this.stateRoot)) {
+      const id = readJson<RunInfo>(join(this.stateRoot, name, 'run.json'))?.containerId;
+      if (id) seen(id, join(this.stateRoot, name));
+    }
+    const now = Date.now();
+    return { containers: [...newest].map(([id, ms]) => ({ id, ageMs: Math.max(0, now - ms) })) };
   }
 
   private get trashDir() {

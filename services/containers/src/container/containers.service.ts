@@ -16,6 +16,7 @@ import {
   invalid,
   type KillContainerRequest,
   type NetworkEndpoint,
+  type LeaseRecord,
   type ListContainersRequest,
   notFound,
   type PruneContainersReply,
@@ -29,7 +30,7 @@ import {
 } from '@berth/contracts';
 import type { BerthConfig } from '@berth/config';
 import { BERTH_CONFIG } from '@berth/service-kit';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { type BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { matchContainer } from './container-filters';
@@ -46,11 +47,13 @@ const PREDEFINED_NETWORKS = new Set(['bridge', 'host', 'none']);
 
 /** How long one wait long poll lasts before it answers `pending` (the gateway asks again). */
 const WAIT_POLL_MS = 5 * 60_000;
-/** none/host leases are recorded this long after the start (see leaseAfterStart). */
+/** none/host leases are recorded this long after the start or removal that queued them (see queueLease). */
 const LEASE_DELAY_MS = 30;
 
 /** How many removed containers' last exits wait() remembers. */
 const RECENTLY_REMOVED_MAX = 1000;
+/** A runtime the model does not know is swept at boot only when nothing touched it for this long. */
+const RUNTIME_SWEEP_MIN_AGE_MS = 60_000;
 
 /** The container as the events of one commit left it just before its removal (the exit and its --rm removal can be one commit). */
 function beforeRemoval(events: readonly ContainerEvent[], before: ContainerState): ContainerState {
@@ -62,12 +65,15 @@ function beforeRemoval(events: readonly ContainerEvent[], before: ContainerState
  * executor reports on its own (exits, OOM kills) arrive through ObservationsConsumer -> onExited.
  */
 @Injectable()
-export class ContainersService {
+export class ContainersService implements BeforeApplicationShutdown {
   private readonly logger = new Logger('containers');
   /** containers whose shim for the next run exists or is spawning (created, waiting for start) -> its init's pid */
   private readonly shimReady = new Map<string, Promise<number>>();
-  /** none/host: the lease create records in the background; the removal's release waits for it */
-  private readonly leasing = new Map<string, Promise<unknown>>();
+  /** none/host leases waiting for the next flush, by container (see queueLease) */
+  private readonly pendingLeases = new Map<string, LeaseRecord>();
+  private leaseTimer?: NodeJS.Timeout;
+  /** the last flush of pendingLeases (flushes are chained) */
+  private leasesRecorded: Promise<void> = Promise.resolve();
   /** none/host containers whose lease this process has recorded (or is recording) */
   private readonly leased = new Set<string>();
   /** exits being auto-removed (runtime first, then one commit): a second report of the same exit waits */
@@ -86,6 +92,8 @@ export class ContainersService {
    * execve (exec start's prepare waits for it, its run records it and takes the entry)
    */
   private readonly execReady = new Map<string, Promise<number>>();
+  /** runtimes of removed containers being removed in the background (shutdown waits for them) */
+  private readonly runtimeRemovals = new Set<Promise<unknown>>();
 
   constructor(
     private readonly registry: ContainerRegistry,
@@ -155,32 +163,41 @@ export class ContainersService {
     if (primary === null) this.registry.resolve(mode.slice('container:'.length));
     else if (!PREDEFINED_NETWORKS.has(primary)) await this.network.inspect(primary);
     const release = this.registry.reserve(name, id);
+    const command: ContainerCommand = {
+      type: 'Create',
+      data: {
+        id,
+        name,
+        created: new Date().toISOString(),
+        image: req.config.Image ?? req.image.id,
+        imageId: req.image.id,
+        path: normalized.path,
+        args: normalized.args,
+        config: normalized.config,
+        hostConfig: normalized.hostConfig,
+        mounts: normalized.mounts,
+        logPath: this.paths(id).log,
+        layerDirs: req.image.layerDirs,
+      },
+    };
+    const usesVolumes = normalized.mounts.some((m) => m.type === 'volume') || Object.keys(anonymousAt).length > 0;
     let spawn: Promise<number> | undefined;
     try {
-      await this.runtime.prepare(id, req.image.layerDirs);
+      // Off a bridge, and with no volume to populate first, the shim's spec needs nothing the append
+      // decides (`registry.preview`): one executor job prepares the rootfs and spawns the shim while
+      // ContainerCreated is written. A failed append takes it down with the runtime; a failed spawn is
+      // start's error (start spawns again). Otherwise the rootfs is prepared before anything is recorded.
+      const preview = this.registry.preview(id, command);
+      const early = preview !== null && !hasOwnBridge(preview);
+      if (early && !usesVolumes) {
+        spawn = this.ensureShim(preview, []);
+        spawn.catch(() => undefined);
+      } else {
+        await this.runtime.prepare(id, req.image.layerDirs);
+      }
       try {
-        await this.mountVolumes(id, normalized.mounts, anonymousAt, req);
-        const command: ContainerCommand = {
-          type: 'Create',
-          data: {
-            id,
-            name,
-            created: new Date().toISOString(),
-            image: req.config.Image ?? req.image.id,
-            imageId: req.image.id,
-            path: normalized.path,
-            args: normalized.args,
-            config: normalized.config,
-            hostConfig: normalized.hostConfig,
-            mounts: normalized.mounts,
-            logPath: this.paths(id).log,
-            layerDirs: req.image.layerDirs,
-          },
-        };
-        // Off a bridge the shim's spec needs nothing the append decides: it spawns while ContainerCreated
-        // is written (a failed append takes it down with the runtime).
-        const preview = this.registry.preview(id, command);
-        if (preview && !hasOwnBridge(preview)) {
+        if (usesVolumes) await this.mountVolumes(id, normalized.mounts, anonymousAt, req);
+        if (early && !spawn) {
           spawn = this.ensureShim(preview, []);
           spawn.catch(() => undefined);
         }
@@ -278,7 +295,7 @@ export class ContainersService {
   private ensureShim(state: ContainerState, allocated?: NetworkEndpoint[] | null): Promise<number> {
     const ready = this.shimReady.get(state.id);
     if (ready !== undefined) return ready;
-    const spawning = this.runSpecOf(state, allocated).then(async (spec) => (await this.runtime.create(state.id, spec)).pid);
+    const spawning = this.runSpecOf(state, allocated).then(async (spec) => (await this.runtime.create(state.id, spec, state.layerDirs)).pid);
     this.shimReady.set(state.id, spawning);
     spawning.catch(() => {
       if (this.shimReady.get(state.id) === spawning) this.shimReady.delete(state.id);
@@ -288,21 +305,45 @@ export class ContainersService {
 
   /**
    * none/host: the endpoint is recorded once the container has started (the network's "connect" event
-   * after "start"), in the background; the removal's release waits for it. Idempotent per container.
+   * after "start"), in the background. Idempotent per container.
    */
   private leaseAfterStart(c: ContainerState): void {
     const primary = primaryNetworkOf(c.hostConfig.NetworkMode);
     if (primary === null || hasOwnBridge(c) || this.leased.has(c.id)) return;
     this.leased.add(c.id);
-    // Bookkeeping only (no veth, no address): it waits a moment so that it does not compete with the
-    // run that just started (a short `docker run --rm` is over by then; the release follows it).
-    const lease = new Promise((r) => setTimeout(r, LEASE_DELAY_MS).unref())
-      .then(() => this.network.connect({ containerId: c.id, containerName: c.name, network: primary, aliases: [], publish: false }))
-      .catch((e: Error) => {
-        this.leased.delete(c.id);
-        this.logger.warn(`network lease of ${c.id.slice(0, 12)}: ${e.message}`);
-      });
-    this.track(this.leasing, c.id, lease);
+    this.queueLease({ containerId: c.id, containerName: c.name, network: primary, connect: true, release: false });
+  }
+
+  /**
+   * none/host leases are bookkeeping only (no veth, no address): they wait LEASE_DELAY_MS so that they
+   * do not compete with the run that just started, and go as one `network.record-leases` per flush
+   * (one append per network). A short `docker run --rm` is over by then: its connect and release are
+   * recorded together. Flushes run one after the other, so a release never overtakes its connect.
+   */
+  private queueLease(lease: LeaseRecord): void {
+    const queued = this.pendingLeases.get(lease.containerId);
+    this.pendingLeases.set(
+      lease.containerId,
+      queued ? { ...queued, connect: queued.connect || lease.connect, release: queued.release || lease.release } : lease,
+    );
+    if (this.leaseTimer) return;
+    this.leaseTimer = setTimeout(() => void this.flushLeases(), LEASE_DELAY_MS);
+    this.leaseTimer.unref();
+  }
+
+  private flushLeases(): Promise<void> {
+    clearTimeout(this.leaseTimer);
+    this.leaseTimer = undefined;
+    const leases = [...this.pendingLeases.values()];
+    this.pendingLeases.clear();
+    if (leases.length === 0) return this.leasesRecorded;
+    this.leasesRecorded = this.leasesRecorded.then(() =>
+      this.network.recordLeases(leases).catch((e: Error) => {
+        for (const l of leases) if (l.connect && !l.release) this.leased.delete(l.containerId);
+        this.logger.warn(`network leases of ${leases.length} container(s): ${e.message}`);
+      }),
+    );
+    return this.leasesRecorded;
   }
 
   /** Keeps `p` in `map` under `id` until it settles. */
@@ -522,26 +563,60 @@ export class ContainersService {
   }
 
   /**
-   * `--rm` after an exit of its own (no published ports): the runtime, volume references and leases go
-   * first, then the exit, the start of the removal and the removal are one commit. If the runtime could
-   * not be removed, the exit and the start of the removal are recorded and the ordinary removal runs; a
-   * removal already under way (rm -f) refuses BeginRemoval: then the exit alone.
+   * `--rm` after an exit of its own (no published ports): the volume references and leases go first (a
+   * `volume ls` or `network rm` right after the run finds them gone), then the exit, the start of the
+   * removal and the removal are one commit, and the runtime (shim, mounts, cgroups, files) is removed
+   * after it, so `docker run --rm` does not wait for that teardown; nothing can use a removed
+   * container's runtime, and its id is never reused. A runtime removal that fails is retried, and what
+   * still stays the next boot's `sweepRuntimes` removes. A removal already under way (rm -f) refuses
+   * BeginRemoval: then the exit alone.
    */
   private async autoRemoveAfterExit(c: ContainerState, exited: ContainerCommand): Promise<void> {
     const id = c.id;
-    const gone =
-      (c.status === 'running' || c.status === 'paused') &&
-      (await this.releaseResources(c, true).then(
-        () => true,
-        (e: Error) => (this.logger.warn(`auto-remove ${id.slice(0, 12)}: ${e.message}`), false),
-      ));
-    const commands: ContainerCommand[] = [exited, { type: 'BeginRemoval', force: true }, ...(gone ? [{ type: 'RecordRemoved' } as const] : [])];
+    const ran = c.status === 'running' || c.status === 'paused';
+    if (ran) await this.releaseReferences(c, true);
+    const commands: ContainerCommand[] = [exited, { type: 'BeginRemoval', force: true }, ...(ran ? [{ type: 'RecordRemoved' } as const] : [])];
     const r = await this.registry
       .recordAll(id, commands, SYSTEM_ACTOR)
       .catch(() => this.registry.record(id, exited, SYSTEM_ACTOR).then((x) => ({ ...x, decided: 1 })));
     if (r.events.length === 0) return;
     this.shimReady.delete(id);
-    if (r.decided === 2) await this.release(c, true, SYSTEM_ACTOR).catch((e: Error) => this.logger.warn(`auto-remove ${id.slice(0, 12)}: ${e.message}`));
+    if (r.decided === 3) this.removeRuntimeLater(id);
+    else if (r.decided === 2) await this.release(c, true, SYSTEM_ACTOR).catch((e: Error) => this.logger.warn(`auto-remove ${id.slice(0, 12)}: ${e.message}`));
+  }
+
+  /** The runtime of a removed container, in the background: retried after 1, 5 and 25 s. */
+  private removeRuntimeLater(id: string, attempt = 0): void {
+    const removal = this.runtime.remove(id).then(
+      () => undefined,
+      (e: Error) => {
+        if (attempt >= 3) {
+          this.logger.warn(`runtime of removed container ${id.slice(0, 12)} stays until the next boot: ${e.message}`);
+          return;
+        }
+        setTimeout(() => this.removeRuntimeLater(id, attempt + 1), 1000 * 5 ** attempt).unref();
+      },
+    );
+    this.runtimeRemovals.add(removal);
+    void removal.finally(() => this.runtimeRemovals.delete(removal));
+  }
+
+  /** `berth down`: the background runtime removals under way and the queued leases finish first (up to 10 s). */
+  async beforeApplicationShutdown(): Promise<void> {
+    const pending = [...this.runtimeRemovals, this.flushLeases()];
+    await Promise.race([Promise.allSettled(pending), new Promise((r) => setTimeout(r, 10_000).unref())]);
+  }
+
+  /**
+   * At boot: runtimes the executor still holds for containers the model no longer has (a removal whose
+   * runtime part failed after it was recorded, or a crash before it ran). Younger than a minute may be
+   * a create in progress (prepared before ContainerCreated is recorded): left alone.
+   */
+  async sweepRuntimes(): Promise<string[]> {
+    const { containers } = await this.runtime.list();
+    const gone = containers.filter((x) => x.ageMs > RUNTIME_SWEEP_MIN_AGE_MS && !this.registry.get(x.id)).map((x) => x.id);
+    for (const id of gone) this.removeRuntimeLater(id);
+    return gone;
   }
 
   private shouldRestart(c: ContainerState, exitCode: number): boolean {
@@ -606,6 +681,8 @@ export class ContainersService {
         this.logger.warn(`reconcile ${c.id.slice(0, 12)}: ${(e as Error).message}`);
       }
     }
+    const swept = await this.sweepRuntimes().catch((e: Error) => (this.logger.warn(`runtime sweep: ${e.message}`), []));
+    if (swept.length > 0) this.logger.log(`removing the runtimes of ${swept.length} removed container(s)`);
   }
 
   // ---- wait --------------------------------------------------------------------------------------
@@ -682,33 +759,39 @@ export class ContainersService {
   /** The runtime, volume references and leases of a container whose run is over; throws when the runtime stays. */
   private async releaseResources(c: ContainerState, removeVolumes: boolean): Promise<void> {
     // The executor's removal, the volume references and the network leases are independent: at once.
-    const removed = this.runtime.remove(c.id);
+    const [runtimeResult] = await Promise.allSettled([this.runtime.remove(c.id), this.releaseReferences(c, removeVolumes)]);
+    if (runtimeResult.status === 'rejected') throw runtimeResult.reason;
+    this.shimReady.delete(c.id);
+  }
+
+  /** Volume references and network leases (failures logged: the removal goes on). */
+  private async releaseReferences(c: ContainerState, removeVolumes: boolean): Promise<void> {
     const volumesReleased = c.mounts.some((m) => m.type === 'volume')
       ? // References released; `rm -v` and `--rm` remove the anonymous volumes too (named ones stay).
         this.volumes
           .release(c.id, removeVolumes || !!c.hostConfig.AutoRemove)
           .then(() => undefined, (e: Error) => this.logger.warn(`volume release of ${c.id.slice(0, 12)}: ${e.message}`))
       : Promise.resolve();
-    const networkReleased = this.releaseNetwork(c);
-    const [runtimeResult] = await Promise.allSettled([removed, volumesReleased, networkReleased]);
-    if (runtimeResult.status === 'rejected') throw runtimeResult.reason;
-    this.shimReady.delete(c.id);
+    await Promise.all([volumesReleased, this.releaseNetwork(c)]);
   }
 
   /**
    * The container's leases go. On none/host (no veth, no address, nothing published) that is
-   * bookkeeping only, so the removal does not wait for it; a bridge network's release is awaited.
+   * bookkeeping only: queued (see queueLease), the removal does not wait for it; a bridge network's
+   * release is awaited.
    */
   private releaseNetwork(c: ContainerState): Promise<void> {
     const primary = primaryNetworkOf(c.hostConfig.NetworkMode);
     if (primary === null) return Promise.resolve();
-    const release = (this.leasing.get(c.id) ?? Promise.resolve())
-      .then(() => {
-        this.leased.delete(c.id);
-        return this.network.disconnectAll(c.id);
-      })
-      .then(() => undefined, (e: Error) => this.logger.warn(`network release of ${c.id.slice(0, 12)}: ${e.message}`));
-    return hasOwnBridge(c) ? release : Promise.resolve();
+    this.leased.delete(c.id);
+    if (!hasOwnBridge(c)) {
+      this.queueLease({ containerId: c.id, containerName: c.name, network: primary, connect: false, release: true });
+      return Promise.resolve();
+    }
+    return this.network.disconnectAll(c.id).then(
+      () => undefined,
+      (e: Error) => this.logger.warn(`network release of ${c.id.slice(0, 12)}: ${e.message}`),
+    );
   }
 
   async rename(ref: string, name: string, actor: Actor | null = null): Promise<void> {

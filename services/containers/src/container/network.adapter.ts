@@ -4,9 +4,11 @@ import {
   type ConnectContainerRequest,
   type ContainerEndpointsReply,
   type DisconnectContainerReply,
+  type LeaseRecord,
   type NetworkEndpoint,
   NetworkPatterns,
   type NetworkView,
+  type RecordLeasesRequest,
 } from '@berth/contracts';
 import { RpcClient } from '@berth/messaging';
 import { Injectable } from '@nestjs/common';
@@ -44,6 +46,12 @@ export class NetworkAdapter {
   /** The run's process is gone: its published ports and host veths go (leases stay). */
   async stopped(containerId: string): Promise<void> {
     await this.rpc.request(NetworkPatterns.containerStopped, { containerId }, { timeoutMs: ATTACH_MS });
+  }
+
+  /** none/host endpoints' connects and releases, batched. */
+  async recordLeases(leases: readonly LeaseRecord[]): Promise<void> {
+    const req: RecordLeasesRequest = { leases };
+    await this.rpc.request(NetworkPatterns.recordLeases, req, { timeoutMs: QUICK_MS });
   }
 
   /** Removal: every lease of the container released. */

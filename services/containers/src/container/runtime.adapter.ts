@@ -23,8 +23,9 @@ export class RuntimeAdapter {
     return this.executor.run(ExecutorJob.ContainerPrepare, { id, layerDirs }, { timeoutMs: 60_000 });
   }
 
-  create(id: string, spec: ContainerRuntimeSpec) {
-    return this.executor.run(ExecutorJob.ContainerCreate, { id, spec }, { timeoutMs: 60_000 });
+  /** With `layerDirs`, a container not prepared yet is prepared by the same job. */
+  create(id: string, spec: ContainerRuntimeSpec, layerDirs?: string[]) {
+    return this.executor.run(ExecutorJob.ContainerCreate, { id, spec, ...(layerDirs ? { layerDirs } : {}) }, { timeoutMs: 60_000 });
   }
 
   start(id: string) {
@@ -83,6 +84,10 @@ export class RuntimeAdapter {
 
   remove(id: string) {
     return this.executor.run(ExecutorJob.ContainerRemove, { id }, { timeoutMs: 60_000 });
+  }
+
+  list() {
+    return this.executor.run(ExecutorJob.ContainerList, {}, { timeoutMs: QUICK_MS });
   }
 
   execCreate(containerId: string, execId: string, process: ContainerProcessSpec, privileged: boolean, captureOutput = false) {

@@ -7,6 +7,7 @@ import {
   type DisconnectNetworkRequest,
   DomainError,
   ErrorCode,
+  invalid,
   type NetworkContainerRef,
   NetworkPatterns,
   type NetworkView,
@@ -45,10 +46,20 @@ export class NetworksService {
     return { NetworksDeleted: reply.networksDeleted ?? [] };
   }
 
-  /** The container as the containers service knows it; its pid when it runs (then the attach is immediate). */
-  private async container(ref: string, force = false): Promise<NetworkContainerRef> {
+  /**
+   * The container as the containers service knows it; its pid when it runs (then the attach is
+   * immediate). `connecting`: Docker's refusals for a container on none, host or another's namespace.
+   */
+  private async container(ref: string, force = false, connecting = false): Promise<NetworkContainerRef> {
     try {
       const view = await this.rpc.request<ContainerView>(ContainerPatterns.inspect, { id: ref });
+      const mode = view.hostConfig.NetworkMode ?? '';
+      if (connecting && mode === 'none') {
+        throw invalid('container cannot be connected to multiple networks with one of the networks in private (none) mode');
+      }
+      if (connecting && (mode === 'host' || mode.startsWith('container:'))) {
+        throw invalid('container sharing network namespace with another container or host cannot be connected to any other network');
+      }
       const running = view.state.status === 'running' || view.state.status === 'paused';
       return { id: view.id, name: view.name, pid: running && view.state.pid > 0 ? view.state.pid : null };
     } catch (e) {
@@ -62,7 +73,7 @@ export class NetworksService {
     const net = await this.rpc.request<NetworkView>(NetworkPatterns.inspect, { network });
     const request: ConnectNetworkRequest = {
       network: net.id,
-      container: await this.container(containerRef),
+      container: await this.container(containerRef, false, true),
       aliases,
       ...(ipv4 ? { ipv4 } : {}),
     };

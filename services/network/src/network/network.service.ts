@@ -21,6 +21,7 @@ import {
   notFound,
   type PruneNetworksReply,
   type PruneNetworksRequest,
+  type RecordLeasesRequest,
   userBridgeName,
 } from '@berth/contracts';
 import { EventStore } from '@berth/event-store';
@@ -413,6 +414,37 @@ export class NetworksService implements OnApplicationBootstrap {
       released.push(endpoint.networkId);
     }
     return { released };
+  }
+
+  /**
+   * none/host endpoints, batched by the containers service (bookkeeping only: no address, no veth, no
+   * rule): each entry's connect then release, in order. The commands of one network are queued at once,
+   * so a batch costs one append per network (one for `docker run --rm` on none: connect and
+   * disconnect together).
+   */
+  async recordLeases(req: RecordLeasesRequest, actor: Actor | null = null): Promise<{ ok: true }> {
+    await this.ready();
+    const byNetwork = new Map<string, NetworkCommand[]>();
+    for (const ref of new Set(req.leases.map((l) => l.network))) {
+      const network = await this.networks.findNetwork(ref);
+      if (!network) throw networkNotFound(ref);
+      if (network.driver === 'bridge') throw invalid(`${ref} is a bridge network: its leases are allocated by connect-container`);
+      const commands: NetworkCommand[] = [];
+      for (const l of req.leases.filter((x) => x.network === ref)) {
+        if (l.connect) {
+          const { containerId, containerName } = l;
+          commands.push({ type: 'AllocateEndpoint', endpointId: newId(), containerId, containerName, aliases: [], ifname: 'eth0', refuseExisting: false });
+        }
+        if (l.release) commands.push({ type: 'ReleaseEndpoint', containerId: l.containerId });
+      }
+      byNetwork.set(network.id, commands);
+    }
+    try {
+      await Promise.all([...byNetwork].map(([id, commands]) => this.commands.handleAll(networkStreamId(id), commands, actor)));
+    } finally {
+      this.generations.bump();
+    }
+    return { ok: true };
   }
 
   /** `POST /networks/{id}/connect`: record for a created container, attach at once for a running one. */
