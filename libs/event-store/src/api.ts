@@ -54,9 +54,10 @@ export interface Projection {
    * statement, so the whole append is one round trip. `events` are the ones about to be inserted, with
    * their versions; `param(value)` adds a bind parameter and returns its placeholder (cast it);
    * `guard` is an SQL condition that holds only when the events were inserted: the statement must
-   * require it. Return null to take the transaction path instead.
+   * require it. Several statements run side by side (one CTE each, on one snapshot: none sees the
+   * others' writes, so they must touch different rows). Return null to take the transaction path instead.
    */
-  appendStatement?(events: readonly PendingEvent[], hint: unknown, param: (value: unknown) => string, guard: string): string | null;
+  appendStatement?(events: readonly PendingEvent[], hint: unknown, param: (value: unknown) => string, guard: string): string | readonly string[] | null;
 }
 
 /** An event of an append before it is stored (appendStatement). */

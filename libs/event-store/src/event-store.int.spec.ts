@@ -346,6 +346,27 @@ describe('EventStore (Postgres)', () => {
       assert.equal(applied, 1, 'apply ran');
       assert.equal(await row('mark:c'), undefined);
     });
+
+    it('runs several statements of one projection side by side in the append', async () => {
+      await t.dataSource.query(`CREATE TABLE volumes.twins (k text PRIMARY KEY)`);
+      t.store.registerProjection({
+        name: 'twins',
+        tables: ['volumes.twins'],
+        handles: ['Twinned'],
+        async apply() {
+          applied++;
+        },
+        async applyAppend() {
+          applied++;
+        },
+        appendStatement: (events, _hint, param, guard) =>
+          ['a', 'b'].map((k) => `INSERT INTO volumes.twins (k) SELECT ${param(`${events[0]!.streamId}:${k}`)}::text WHERE ${guard}`),
+      });
+      const before = applied;
+      await t.store.append('twin:x', 0, [{ type: 'Twinned', schemaVersion: 1, data: {} }], { projectionHints: { twins: null } });
+      assert.equal(applied, before, 'no apply: the statements did the writes');
+      assert.deepEqual((await t.dataSource.query(`SELECT k FROM volumes.twins ORDER BY k`)).map((r: { k: string }) => r.k), ['twin:x:a', 'twin:x:b']);
+    });
   });
 
   describe('markProcessed', () => {

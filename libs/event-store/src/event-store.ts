@@ -175,7 +175,7 @@ export class EventStore implements EventStoreApi {
         if (!projection.appendStatement || !hints || !Object.prototype.hasOwnProperty.call(hints, projection.name)) return null;
         const sql = projection.appendStatement(handled, hints[projection.name], param, 'EXISTS (SELECT 1 FROM ins)');
         if (sql === null) return null;
-        writes.push(`p${writes.length} AS (${sql})`);
+        for (const one of typeof sql === 'string' ? [sql] : sql) writes.push(`p${writes.length} AS (${one})`);
       }
     }
     // set_config(..., true) is SET LOCAL: this transaction's commit does not wait for the WAL flush.

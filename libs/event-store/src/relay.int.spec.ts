@@ -196,6 +196,29 @@ describe('OutboxRelay (Postgres + Redis)', () => {
     assert.equal(rest.events.length, 1);
   });
 
+  it('started relays: one leads and checkpoints lazily; the other takes over from the saved checkpoint, nothing lost', async () => {
+    const a = new OutboxRelay(relayOptions({ pollIntervalMs: 50 }));
+    const b = new OutboxRelay(relayOptions({ pollIntervalMs: 50 }));
+    await a.start();
+    await new Promise((r) => setTimeout(r, 100)); // a leads before b starts
+    await b.start();
+    try {
+      const first = await appendVisible('volume:lead-1', 3);
+      await waitFor(async () => (await published()).length >= 3, 5_000);
+      // the checkpoint is saved within a second of the batch, not with it
+      await waitFor(async () => ((await t.store.loadCheckpoint('relay')).position === first[2].position ? true : null), 5_000);
+      await a.stop();
+      const second = await appendVisible('volume:lead-2', 2);
+      await waitFor(async () => (await published()).length >= 5, 5_000);
+      await new Promise((r) => setTimeout(r, 200));
+      assert.deepEqual(await published(), [...first, ...second], 'b took over where a stopped: no event twice, none missing');
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+    assert.equal((await t.store.loadCheckpoint('relay')).position, (await published()).at(-1)!.position, 'saved when it stops');
+  });
+
   it('starts from the beginning of the log when it has no checkpoint', async () => {
     await t.dataSource.query('TRUNCATE volumes.checkpoints');
     const { events } = await allVisible(t.store);

@@ -2,6 +2,7 @@ import { EVENTS_STREAM, type EventEnvelope, redisKey } from '@berth/contracts';
 import type Redis from 'ioredis';
 import type { Pool, PoolClient } from 'pg';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
+import type { Checkpoint } from './api';
 import type { EventStore } from './event-store';
 import { eventsChannel } from './sql';
 
@@ -39,6 +40,8 @@ export interface OutboxRelayOptions {
 /** How long, and how often, to re-read after a NOTIFY whose events are not yet readable. */
 const NOTIFY_CHASE_MS = 5_000;
 const NOTIFY_CHASE_INTERVAL_MS = 50;
+/** A leading relay saves its checkpoint at most this often (and when it stops). */
+const CHECKPOINT_SAVE_MS = 1_000;
 
 /**
  * Publishes the events table to the Redis stream `<namespace>:events`, at least once:
@@ -46,8 +49,13 @@ const NOTIFY_CHASE_INTERVAL_MS = 50;
  *   read after checkpoint ──► XADD batch ──► save checkpoint ──► commit
  *                   (crash here: the batch is published again; consumers dedupe by eventId)
  *
- * One relay per schema and name does the work at a time (transaction-scoped advisory lock), so extra
- * service instances stand by instead of publishing everything twice.
+ * One relay per schema and name does the work at a time, so extra service instances stand by instead
+ * of publishing everything twice. A started relay leads with a session advisory lock on its LISTEN
+ * connection: it keeps the checkpoint in memory, so a batch is one read and one XADD pipeline, and
+ * saves it at most once a second and when it stops. Losing the connection (a crash included) ends
+ * the lead; the next leader starts from the saved checkpoint and publishes up to a second again,
+ * which consumers dedupe. Without a LISTEN connection (and in `runOnce` calls before `start`), each
+ * batch is one transaction under a transaction-scoped lock, as the diagram shows.
  */
 export class OutboxRelay {
   readonly streamKey: string;
@@ -66,6 +74,9 @@ export class OutboxRelay {
   private woken = false;
   private wakeUp?: () => void;
   private listener?: PoolClient;
+  /** While this relay leads (session lock held on `listener`): where it is, and whether that is saved. */
+  private lead?: { checkpoint: Checkpoint; saved: boolean; savedAt: number };
+  private saveTimer?: NodeJS.Timeout;
 
   constructor(options: OutboxRelayOptions) {
     this.store = options.store;
@@ -82,12 +93,60 @@ export class OutboxRelay {
 
   /** Publishes one batch; returns how many events went out (0 when idle or another relay holds the lock). */
   runOnce(): Promise<number> {
+    return this.listener && this.loop ? this.runLeading(this.listener) : this.runInTransaction();
+  }
+
+  /** The started relay: takes the lead once (session lock on the LISTEN connection), then one read per batch. */
+  private async runLeading(listener: PoolClient): Promise<number> {
+    if (!this.lead) {
+      const { rows } = await listener.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [this.lockKey]);
+      if (!rows[0]?.locked || this.listener !== listener) return 0;
+      this.lead = { checkpoint: await this.store.loadCheckpoint(this.name), saved: true, savedAt: Date.now() };
+    }
+    const lead = this.lead;
+    const { events, checkpoint } = await this.store.readAll(lead.checkpoint, this.batchSize);
+    if (events.length === 0) return 0;
+    await this.publish(events);
+    await this.afterPublish?.(events);
+    if (this.lead !== lead) return events.length;
+    lead.checkpoint = checkpoint;
+    lead.saved = false;
+    if (Date.now() - lead.savedAt >= CHECKPOINT_SAVE_MS) await this.saveLead();
+    else this.saveTimer ??= setTimeout(() => void this.saveLead().catch((e: unknown) => this.logger.error(`event relay ${this.store.schema}/${this.name}: checkpoint not saved`, e)), CHECKPOINT_SAVE_MS).unref();
+    return events.length;
+  }
+
+  /** The lead's checkpoint, without waiting for the WAL flush (losing it only republishes). */
+  private async saveLead(): Promise<void> {
+    clearTimeout(this.saveTimer);
+    this.saveTimer = undefined;
+    const lead = this.lead;
+    if (!lead || lead.saved) return;
+    const checkpoint = lead.checkpoint;
+    lead.saved = true;
+    lead.savedAt = Date.now();
+    try {
+      await this.store.transaction(async (manager) => {
+        await manager.query(`SELECT set_config('synchronous_commit', 'off', true)`);
+        await this.store.saveCheckpoint(this.name, checkpoint, manager);
+      });
+    } catch (e) {
+      if (this.lead === lead && lead.checkpoint === checkpoint) lead.saved = false;
+      throw e;
+    }
+  }
+
+  private get lockKey(): string {
+    return `berth-relay:${this.store.schema}:${this.name}`;
+  }
+
+  private runInTransaction(): Promise<number> {
     return this.store.transaction(async (manager) => {
       // The checkpoint's commit need not wait for the WAL flush: losing it republishes the batch,
       // which consumers dedupe (at least once either way).
       const [{ locked }]: { locked: boolean }[] = await manager.query(
         `SELECT pg_try_advisory_xact_lock(hashtext($1)) AS locked, set_config('synchronous_commit', 'off', true) AS relaxed`,
-        [`berth-relay:${this.store.schema}:${this.name}`],
+        [this.lockKey],
       );
       if (!locked) return 0;
       const from = await this.store.loadCheckpoint(this.name, manager);
@@ -112,6 +171,7 @@ export class OutboxRelay {
     this.wake();
     await this.loop;
     this.loop = undefined;
+    await this.saveLead().catch((e: unknown) => this.logger.error(`event relay ${this.store.schema}/${this.name}: checkpoint not saved`, e));
     await this.unlisten();
   }
 
@@ -187,9 +247,12 @@ export class OutboxRelay {
     const client = this.listener;
     if (!client) return;
     this.listener = undefined;
+    // A leader's connection holds the session lock: it is closed, not given back to the pool.
+    const leading = this.lead !== undefined;
+    this.lead = undefined;
     try {
       await client.query(`UNLISTEN "${eventsChannel(this.store.schema)}"`);
-      this.drop(client, false);
+      this.drop(client, leading);
     } catch {
       this.drop(client, true);
     }
@@ -208,6 +271,7 @@ export class OutboxRelay {
     this.logger.error(`event relay ${this.store.schema}/${this.name} lost its LISTEN connection`, error);
     const client = this.listener;
     this.listener = undefined;
+    this.lead = undefined; // the lock went with the connection
     // A dead connection would keep emitting; keep one listener so pg does not throw unhandled errors.
     if (client) {
       client.removeListener('notification', this.onNotification);

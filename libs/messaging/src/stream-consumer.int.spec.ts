@@ -157,6 +157,23 @@ describe('StreamConsumer', () => {
     assert.throws(() => new StreamConsumer({ redisUrl: ns.redisUrl, namespace: ns.namespace, group, consumer: 'x' }), /exactly one/);
   });
 
+  it('coalesceMs: entries that arrive within it after a read go in the same delivery', async () => {
+    const group = 'g-coalesce';
+    await redis.xgroup('CREATE', key, group, '$', 'MKSTREAM');
+    const batches: string[][] = [];
+    const c = consumer({ group, consumer: 'c1', coalesceMs: 300, batchHandler: (entries) => void batches.push(entries.map((x) => x.entry.streamId)) });
+    await c.start();
+    await new Promise((r) => setTimeout(r, 100)); // blocked in its read
+    await publish(envelope('k1'));
+    await new Promise((r) => setTimeout(r, 100));
+    await publish(envelope('k2'), envelope('k3'));
+    await waitFor(() => batches.length >= 1, 5000);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(batches, [['volume:k1', 'volume:k2', 'volume:k3']]);
+    await waitFor(async () => (await pendingCount(group)) === 0, 2000);
+    await c.stop();
+  });
+
   it('skips and acks malformed entries', async () => {
     const group = 'g-bad';
     await redis.xgroup('CREATE', key, group, '$', 'MKSTREAM');

@@ -27,6 +27,11 @@ export interface StreamConsumerOptions<T> {
   readonly blockMs?: number;
   /** Entries per read, default 100 */
   readonly count?: number;
+  /**
+   * After a read that brought new entries (fewer than `count`), wait this long and take what arrived
+   * meanwhile too, so one delivery carries a burst (default 0: deliver at once).
+   */
+  readonly coalesceMs?: number;
   /** First retry delay after a handler failure, doubled per consecutive failure; default 500 */
   readonly retryBaseMs?: number;
   /** default 30000 */
@@ -144,6 +149,7 @@ export class StreamConsumer<T = EventEnvelope> {
         cursor = '>';
         continue;
       }
+      if (cursor === '>') entries.push(...(await this.more(reader, entries.length)));
       const failedAt = await this.deliver(entries, commands);
       if (failedAt === undefined) {
         if (cursor !== '>') cursor = entries[entries.length - 1][0];
@@ -151,6 +157,21 @@ export class StreamConsumer<T = EventEnvelope> {
       }
       await this.backOff('handler', failedAt);
       cursor = '0';
+    }
+  }
+
+  /** coalesceMs: the new entries that arrived within it after a read of `got` (none on a failed read; they stay for the next). */
+  private async more(reader: Redis, got: number): Promise<StreamEntry[]> {
+    const count = this.options.count ?? 100;
+    const wait = this.options.coalesceMs ?? 0;
+    if (wait <= 0 || got === 0 || got >= count || this.stopping) return [];
+    await this.sleeper.sleep(wait);
+    if (this.stopping) return [];
+    try {
+      const reply = (await reader.xreadgroup('GROUP', this.options.group, this.options.consumer, 'COUNT', count - got, 'STREAMS', this.streamKey, '>')) as ReadReply;
+      return reply?.[0]?.[1] ?? [];
+    } catch {
+      return [];
     }
   }
 

@@ -144,6 +144,8 @@ export class ContainerRuntime {
   private readonly reporting = new Map<string, Promise<void>>();
   /** Prepared by this process and never created: their layer dirs (no layers.json read, no stale run or cgroup to clear). */
   private readonly fresh = new Map<string, string[]>();
+  /** containers whose last run the exit watch took down (execs, shim, cgroups): removal only deletes files */
+  private readonly tornDown = new Set<string>();
   /** Created by this process, waiting for their start: the run (no run.json read at start). */
   private readonly created = new Map<string, RunInfo>();
   private closed = false;
@@ -226,6 +228,7 @@ export class ContainerRuntime {
       const fresh = this.fresh.get(id);
       this.fresh.delete(id);
       this.created.delete(id);
+      this.tornDown.delete(id);
       const lowerdirs = fresh ?? (await readJsonAsync<string[]>(join(p.dir, 'layers.json')));
       if (!lowerdirs) throw notFound(`No such container: ${id} (not prepared on this node)`);
       if (!fresh) await this.retireRun(id, p);
@@ -388,7 +391,7 @@ export class ContainerRuntime {
         if (now?.startedAt !== run.startedAt || !existsSync(join(p.stateDir, 'reported'))) return;
         await this.shutdownExecs(p);
         await this.shutdownShim(new ShimClient(p.stateDir), run.shimPid);
-        await removeCgroup(p.cgroup).catch(() => undefined);
+        if (await removeCgroup(p.cgroup).then(() => true, () => false)) this.tornDown.add(id);
       });
     })()
       .catch((e) => this.logger.warn(`watch ${id}: ${(e as Error).message} (reconcile retries)`))
@@ -835,6 +838,13 @@ export class ContainerRuntime {
       this.fresh.delete(id);
       this.created.delete(id);
       if (!existsSync(p.dir) && !existsSync(p.stateDir)) return { removed: false };
+      // The exit watch already took the run down (execs, shim, cgroups): its files are what is left.
+      if (this.tornDown.delete(id)) {
+        unmountUnder(p.dir);
+        this.discard(p.stateDir);
+        this.discard(p.dir);
+        return { removed: true };
+      }
       await this.shutdownExecs(p);
       const client = new ShimClient(p.stateDir);
       const run = readJson<RunInfo>(join(p.stateDir, 'run.json'));

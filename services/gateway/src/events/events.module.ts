@@ -11,6 +11,11 @@ import { StreamEventsService } from './stream-events.service';
 
 /** Consumer group on `<namespace>:events`; one consumer name per node so a restart resumes its pending entries. */
 export const EVENTS_CONSUMER_GROUP = 'gateway';
+/**
+ * The services' relays publish each burst 20 ms after it (one XADD pipeline each); waiting as long
+ * again after a read lets one projection write carry what several relays sent for one `docker run`.
+ */
+const EVENTS_COALESCE_MS = 20;
 
 const eventStreamSourceProvider: Provider = {
   provide: EventStreamSource,
@@ -21,6 +26,7 @@ const eventStreamSourceProvider: Provider = {
       namespace: config.namespace,
       group: EVENTS_CONSUMER_GROUP,
       consumer: `gateway-${config.nodeId}`,
+      coalesceMs: EVENTS_COALESCE_MS,
     }),
 };
 

@@ -53,16 +53,26 @@ export const networkViewProjection: Projection = {
     }
   },
   /**
-   * A lease's write (one endpoint event: the common append of a connect or a release) inside the
-   * append's own statement; anything else (network create/remove, a group commit of several) takes the
-   * transaction path.
+   * Lease events (connects, published ports, releases: the appends of the container flow and the
+   * batches of record-leases) inside the append's own statement: their net write per endpoint, one
+   * statement each (an endpoint allocated and released in one append writes nothing). Network create
+   * and remove take the transaction path.
    */
   appendStatement(events, _hint, param, guard) {
-    if (events.length !== 1) return null;
-    const event = { type: events[0]!.type, data: events[0]!.data } as NetworkEvent;
-    const lease = event.type === 'EndpointAllocated' || event.type === 'EndpointPortsPublished' || event.type === 'EndpointReleased';
-    // now(): the statement's transaction time, which is also the event row's occurred_at
-    return lease ? endpointWrite(event, param, guard, null) : null;
+    const net = new Map<string, EndpointEvent | null>();
+    for (const pending of events) {
+      const event = { type: pending.type, data: pending.data } as NetworkEvent;
+      if (event.type !== 'EndpointAllocated' && event.type !== 'EndpointPortsPublished' && event.type !== 'EndpointReleased') return null;
+      const id = event.type === 'EndpointAllocated' ? event.data.endpoint.endpointId : event.data.endpointId;
+      const before = net.get(id);
+      const allocated = before?.type === 'EndpointAllocated' ? before : null;
+      if (event.type === 'EndpointReleased') net.set(id, allocated || before === null ? null : event);
+      else if (event.type === 'EndpointPortsPublished' && allocated) {
+        net.set(id, { ...allocated, data: { ...allocated.data, endpoint: { ...allocated.data.endpoint, ports: event.data.ports } } });
+      } else net.set(id, event);
+    }
+    // now(): the statement's transaction time, which is also the event rows' occurred_at
+    return [...net.values()].filter((e): e is EndpointEvent => e !== null).map((e) => endpointWrite(e, param, guard, null));
   },
 };
 
