@@ -392,18 +392,26 @@ export function containerPaths(dataRoot: string, execRoot: string, id: string) {
   const dir = `${dataRoot}/containers/${id}`;
   const stateDir = `${execRoot}/s/${id.slice(0, 12)}`;
   return {
-    /** the bundle: config.json, hostname, hosts, resolv.conf, container.log */
+    /** what outlives a run: layers.json, the writable layer (upper, work), the rootfs mountpoint, container.log */
     dir,
-    configJson: `${dir}/config.json`,
+    /**
+     * A run's bundle files are written by every create into its state dir on the exec root (a tmpfs:
+     * no disk inodes made and freed per run), as runc keeps its runtime state: berth-init's `run
+     * <stateDir>` reads config.json there, and /etc/hostname, /etc/hosts, /etc/resolv.conf are bound
+     * from there.
+     */
+    configJson: `${stateDir}/config.json`,
+    /** where an executor before the move wrote config.json (containers it started read theirs there) */
+    legacyConfigJson: `${dir}/config.json`,
     rootfs: `${dir}/rootfs`,
     upper: `${dir}/upper`,
     work: `${dir}/work`,
-    hostname: `${dir}/hostname`,
-    hosts: `${dir}/hosts`,
-    resolvConf: `${dir}/resolv.conf`,
+    hostname: `${stateDir}/hostname`,
+    hosts: `${stateDir}/hosts`,
+    resolvConf: `${stateDir}/resolv.conf`,
     /** Docker json-file format; rotated files are `container.log.1` … `.<maxFile-1>` */
     log: `${dir}/container.log`,
-    /** berth-shim state dir (control.sock, attach.sock, shim.json, exit.json, shim.log) */
+    /** berth-shim state dir (control.sock, attach.sock, shim.json, exit.json, shim.log) and the run's bundle files */
     stateDir,
     attachSocket: `${stateDir}/attach.sock`,
     controlSocket: `${stateDir}/control.sock`,

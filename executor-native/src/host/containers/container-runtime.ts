@@ -238,12 +238,12 @@ export class ContainerRuntime {
       const seccompPath =
         sec.seccomp === 'unconfined' ? null : await this.seccomp.get(caps, sec.seccomp === 'default' ? undefined : sec.seccomp.profile);
       const config = configJson({ id, spec, paths: p, lowerdirs, seccompPath, caps, noNewPrivileges: sec.noNewPrivileges });
+      await mkdir(p.stateDir, { recursive: true, mode: 0o700 });
       await Promise.all([
         writeFile(p.hostname, `${spec.hostname}\n`),
         writeFile(p.hosts, hostsFile(spec)),
         writeFile(p.resolvConf, resolvConf(spec)),
         writeFile(p.configJson, JSON.stringify(config)),
-        mkdir(p.stateDir, { recursive: true, mode: 0o700 }),
       ]);
       // A stale group from a crashed run would carry its old limits and processes.
       if (!fresh) await removeCgroup(p.cgroup).catch(() => undefined);
@@ -252,7 +252,7 @@ export class ContainerRuntime {
         const ready = await spawnShim({
           id,
           stateDir: p.stateDir,
-          bundle: p.dir,
+          bundle: p.stateDir,
           logPath: p.log,
           logMaxSize: spec.log?.maxSize,
           logMaxFile: spec.log?.maxFile,
@@ -704,7 +704,9 @@ export class ContainerRuntime {
     const [paused, taken, container] = await Promise.all([
       exists(join(p.stateDir, 'paused')),
       exists(x.stateDir),
-      readJsonAsync<{ process: Record<string, unknown>; linux: { seccomp: string | null } }>(p.configJson),
+      readJsonAsync<{ process: Record<string, unknown>; linux: { seccomp: string | null } }>(p.configJson).then(
+        (c) => c ?? readJsonAsync<{ process: Record<string, unknown>; linux: { seccomp: string | null } }>(p.legacyConfigJson),
+      ),
     ]);
     if (paused) throw conflict(`Container ${containerId} is paused, unpause the container before exec`);
     if (taken) throw conflict(`exec ${execId} already exists`);

@@ -1,4 +1,5 @@
 import {
+  containerPaths,
   type AttachReply,
   ContainerPatterns,
   type ContainerView,
@@ -25,7 +26,9 @@ import {
   type WaitContainerReply,
 } from '@berth/contracts';
 import { GenerationWatch, RpcClient } from '@berth/messaging';
-import { Injectable } from '@nestjs/common';
+import type { BerthConfig } from '@berth/config';
+import { Inject, Injectable } from '@nestjs/common';
+import { GATEWAY_CONFIG } from '../config';
 import type { Filters } from '../http/query-params';
 import { parseCreateBody, statusStableUntil, toContainerInspect, toContainerSummary } from './container.mapper';
 import { ImageResolveCache } from '../images/image-resolve.cache';
@@ -85,6 +88,7 @@ export class ContainersService {
     private readonly watch: GenerationWatch,
     /** images.resolve answers, kept until images may have changed */
     private readonly resolved: ImageResolveCache,
+    @Inject(GATEWAY_CONFIG) private readonly config: BerthConfig,
   ) {}
 
   async create(name: string | undefined, body: unknown): Promise<{ Id: string; Warnings: string[] }> {
@@ -185,7 +189,7 @@ export class ContainersService {
             () => undefined,
           );
     if (endpoints && net !== undefined && net === this.watch.current('network')) remember(this.endpointsOf, view.id, { net, endpoints });
-    const body = toContainerInspect(view, endpoints);
+    const body = toContainerInspect(view, endpoints, containerPaths(this.config['data-root'], this.config['exec-root'], view.id));
     if (endpoints && gen !== undefined && net !== undefined && gen === this.watch.current('containers') && net === this.watch.current('network')) {
       remember(this.inspectCache, id, { gen, net, body });
     }

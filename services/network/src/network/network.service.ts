@@ -65,6 +65,8 @@ const networkNotFound = (ref: string) => notFound(`network ${ref} not found`);
 export class NetworksService implements OnApplicationBootstrap {
   private readonly log = new Logger('NetworksService');
   private readonly createLock = new Mutex();
+  /** record-leases' networks by the name or id it was given: only null/host ones, which are never removed */
+  private readonly leaseNetworks = new Map<string, Pick<NetworkView, 'id' | 'driver'>>();
   private defaults: Promise<void> = Promise.resolve();
   /** Each network's folded stream in memory, appends serialized per network (a lease costs one append). */
   private readonly commands: CachedCommandHandler<NetworkCommand, NetworkState, NetworkEvent>;
@@ -426,9 +428,10 @@ export class NetworksService implements OnApplicationBootstrap {
     await this.ready();
     const byNetwork = new Map<string, NetworkCommand[]>();
     for (const ref of new Set(req.leases.map((l) => l.network))) {
-      const network = await this.networks.findNetwork(ref);
+      const network = this.leaseNetworks.get(ref) ?? (await this.networks.findNetwork(ref));
       if (!network) throw networkNotFound(ref);
       if (network.driver === 'bridge') throw invalid(`${ref} is a bridge network: its leases are allocated by connect-container`);
+      this.leaseNetworks.set(ref, { id: network.id, driver: network.driver });
       const commands: NetworkCommand[] = [];
       for (const l of req.leases.filter((x) => x.network === ref)) {
         if (l.connect) {
