@@ -112,8 +112,13 @@ export class OutboxRelay {
     lead.checkpoint = checkpoint;
     lead.saved = false;
     if (Date.now() - lead.savedAt >= CHECKPOINT_SAVE_MS) await this.saveLead();
-    else this.saveTimer ??= setTimeout(() => void this.saveLead().catch((e: unknown) => this.logger.error(`event relay ${this.store.schema}/${this.name}: checkpoint not saved`, e)), CHECKPOINT_SAVE_MS).unref();
+    else this.saveTimer ??= setTimeout(() => void this.saveLeadLogged(), CHECKPOINT_SAVE_MS).unref();
     return events.length;
+  }
+
+  /** saveLead for a timer or stop(): a failure is logged (the next batch or leader saves again). */
+  private saveLeadLogged(): Promise<void> {
+    return this.saveLead().catch((e: unknown) => this.logger.error(`event relay ${this.store.schema}/${this.name}: checkpoint not saved`, e));
   }
 
   /** The lead's checkpoint, without waiting for the WAL flush (losing it only republishes). */
@@ -171,7 +176,7 @@ export class OutboxRelay {
     this.wake();
     await this.loop;
     this.loop = undefined;
-    await this.saveLead().catch((e: unknown) => this.logger.error(`event relay ${this.store.schema}/${this.name}: checkpoint not saved`, e));
+    await this.saveLeadLogged();
     await this.unlisten();
   }
 

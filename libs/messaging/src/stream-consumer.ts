@@ -120,20 +120,9 @@ export class StreamConsumer<T = EventEnvelope> {
     // '0' re-reads this consumer's pending entries (paging by last id); '>' asks for new ones.
     let cursor = '0';
     while (!this.stopping) {
-      let reply: ReadReply;
+      let entries: StreamEntry[];
       try {
-        reply = (await (cursor === '>'
-          ? reader.xreadgroup(
-              'GROUP', this.options.group, this.options.consumer,
-              'COUNT', this.options.count ?? 100,
-              'BLOCK', this.options.blockMs ?? 5000,
-              'STREAMS', this.streamKey, '>',
-            )
-          : reader.xreadgroup(
-              'GROUP', this.options.group, this.options.consumer,
-              'COUNT', this.options.count ?? 100,
-              'STREAMS', this.streamKey, cursor,
-            ))) as ReadReply;
+        entries = await this.read(reader, cursor, this.options.count ?? 100, cursor === '>' ? (this.options.blockMs ?? 5000) : undefined);
       } catch (err) {
         if (this.stopping) break;
         if (String((err as Error).message).includes('NOGROUP')) {
@@ -144,7 +133,6 @@ export class StreamConsumer<T = EventEnvelope> {
         continue;
       }
       this.failures.read = 0;
-      const entries = reply?.[0]?.[1] ?? [];
       if (cursor !== '>' && entries.length === 0) {
         cursor = '>';
         continue;
@@ -167,12 +155,16 @@ export class StreamConsumer<T = EventEnvelope> {
     if (wait <= 0 || got === 0 || got >= count || this.stopping) return [];
     await this.sleeper.sleep(wait);
     if (this.stopping) return [];
-    try {
-      const reply = (await reader.xreadgroup('GROUP', this.options.group, this.options.consumer, 'COUNT', count - got, 'STREAMS', this.streamKey, '>')) as ReadReply;
-      return reply?.[0]?.[1] ?? [];
-    } catch {
-      return [];
-    }
+    return this.read(reader, '>', count - got).catch(() => []);
+  }
+
+  /** One XREADGROUP from `id` ('>' for new entries, else this consumer's pending ones after it); BLOCK when `blockMs` is given. */
+  private async read(reader: Redis, id: string, count: number, blockMs?: number): Promise<StreamEntry[]> {
+    const { group, consumer } = this.options;
+    const reply = (await (blockMs === undefined
+      ? reader.xreadgroup('GROUP', group, consumer, 'COUNT', count, 'STREAMS', this.streamKey, id)
+      : reader.xreadgroup('GROUP', group, consumer, 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', this.streamKey, id))) as ReadReply;
+    return reply?.[0]?.[1] ?? [];
   }
 
   /** Returns undefined when every entry was handled, else why it stopped. */

@@ -78,6 +78,9 @@ const readJson = <T>(path: string): T | null => {
 };
 
 /** readJson off the event loop (the hot paths: exec create/start, exit reporting). */
+/** What exec reads of its container's config.json. */
+type RunConfig = { process: Record<string, unknown>; linux: { seccomp: string | null } };
+
 const readJsonAsync = async <T>(path: string): Promise<T | null> => {
   try {
     return JSON.parse(await readFile(path, 'utf8')) as T;
@@ -704,9 +707,7 @@ export class ContainerRuntime {
     const [paused, taken, container] = await Promise.all([
       exists(join(p.stateDir, 'paused')),
       exists(x.stateDir),
-      readJsonAsync<{ process: Record<string, unknown>; linux: { seccomp: string | null } }>(p.configJson).then(
-        (c) => c ?? readJsonAsync<{ process: Record<string, unknown>; linux: { seccomp: string | null } }>(p.legacyConfigJson),
-      ),
+      readJsonAsync<RunConfig>(p.configJson).then((c) => c ?? readJsonAsync<RunConfig>(p.legacyConfigJson)),
     ]);
     if (paused) throw conflict(`Container ${containerId} is paused, unpause the container before exec`);
     if (taken) throw conflict(`exec ${execId} already exists`);

@@ -189,15 +189,10 @@ export class ContainersService implements BeforeApplicationShutdown {
       // start's error (start spawns again). Otherwise the rootfs is prepared before anything is recorded.
       const preview = this.registry.preview(id, command);
       const early = preview !== null && !hasOwnBridge(preview);
-      if (early && !usesVolumes) {
-        spawn = this.ensureShim(preview, []);
-        spawn.catch(() => undefined);
-      } else {
-        await this.runtime.prepare(id, req.image.layerDirs);
-      }
+      if (!early || usesVolumes) await this.runtime.prepare(id, req.image.layerDirs);
       try {
         if (usesVolumes) await this.mountVolumes(id, normalized.mounts, anonymousAt, req);
-        if (early && !spawn) {
+        if (early) {
           spawn = this.ensureShim(preview, []);
           spawn.catch(() => undefined);
         }

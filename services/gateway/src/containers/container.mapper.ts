@@ -168,15 +168,15 @@ export function toContainerSummary(v: ContainerView, now = Date.now(), endpoints
   };
 }
 
-/** `GET /containers/{id}/json`. */
-/** Where the run's /etc files are bound from (containerPaths); unknown: next to the log, as before. */
+/** Where the run's /etc files are bound from (containerPaths). */
 export interface EtcFilePaths {
   readonly hostname: string;
   readonly hosts: string;
   readonly resolvConf: string;
 }
 
-export function toContainerInspect(v: ContainerView, endpoints?: readonly NetworkEndpoint[], etc?: EtcFilePaths) {
+/** `GET /containers/{id}/json`. */
+export function toContainerInspect(v: ContainerView, endpoints: readonly NetworkEndpoint[] | undefined, etc: EtcFilePaths) {
   const s = v.state;
   const up = s.status === 'running' || s.status === 'paused' || s.status === 'restarting';
   // Docker fills the top-level address fields from the default bridge's endpoint only.
@@ -209,9 +209,9 @@ export function toContainerInspect(v: ContainerView, endpoints?: readonly Networ
         : {}),
     },
     Image: v.imageId,
-    ResolvConfPath: etc?.resolvConf ?? `${v.logPath.replace(/container\.log$/, '')}resolv.conf`,
-    HostnamePath: etc?.hostname ?? `${v.logPath.replace(/container\.log$/, '')}hostname`,
-    HostsPath: etc?.hosts ?? `${v.logPath.replace(/container\.log$/, '')}hosts`,
+    ResolvConfPath: etc.resolvConf,
+    HostnamePath: etc.hostname,
+    HostsPath: etc.hosts,
     LogPath: v.logPath,
     Name: `/${v.name}`,
     RestartCount: v.restartCount,
