@@ -144,16 +144,22 @@ static void parse_args(int argc, char **argv) {
   S.o.init_path = absolute(S.o.init_path);
 }
 
-/* The executor may die at any time: detach from its session and process tree. */
+/* The executor may die at any time: detach from its session and process tree. Spawned by the
+ * executor we lead no process group, so setsid works at once and one fork is enough (a fork costs
+ * ~0.3 ms on a run's critical path); a process group leader forks first. */
 static void daemonize(void) {
-  pid_t p = fork();
-  if (p < 0) fatal("fork", "shim");
-  if (p > 0) {
-    int st;
-    while (waitpid(p, &st, 0) < 0 && errno == EINTR) {}
-    _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 1);
+  pid_t p;
+  if (setsid() < 0) {
+    if (errno != EPERM) fatal("setsid", "shim");
+    p = fork();
+    if (p < 0) fatal("fork", "shim");
+    if (p > 0) {
+      int st;
+      while (waitpid(p, &st, 0) < 0 && errno == EINTR) {}
+      _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 1);
+    }
+    if (setsid() < 0) fatal("setsid", "shim");
   }
-  if (setsid() < 0) fatal("setsid", "shim");
   p = fork();
   if (p < 0) fatal("fork", "shim");
   if (p > 0) _exit(0);

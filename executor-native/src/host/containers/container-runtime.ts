@@ -31,7 +31,7 @@ import {
   type ExecutorObservation,
 } from '@berth/contracts';
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, statfsSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { access, mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { cpus, totalmem } from 'node:os';
@@ -43,6 +43,7 @@ import { ShimClient, ShimError, spawnShim, type ShimExit } from '../../shim-clie
 import { capabilitySet, configJson, hostsFile, ociResources, resolvConf, securityOptions, signalNumber } from './bundle';
 import { listCgroupPids } from './cgroups';
 import { SeccompCache } from './seccomp-cache';
+import { BlankDirs } from './blank-dirs';
 
 const execFileAsync = promisify(execFile);
 
@@ -122,6 +123,18 @@ export async function waitGone(pid: number, timeoutMs: number): Promise<boolean>
   return true;
 }
 
+/** Container dirs kept ready (BlankDirs): a burst's first creates take one each. */
+const BLANK_DIRS = 8;
+const TMPFS_MAGIC = 0x01021994;
+
+function checkLayerDirs(layerDirs: string[]): void {
+  if (!Array.isArray(layerDirs) || !layerDirs.length) throw invalid('container.prepare: layerDirs is empty');
+  for (const d of layerDirs) {
+    if (!d.startsWith('/') || d.includes(':') || d.includes(',')) throw invalid(`invalid layer dir ${d}`);
+    if (!existsSync(d)) throw notFound(`layer dir ${d} does not exist`);
+  }
+}
+
 /** Shim and init failures as DomainErrors with Docker's wording and codes. */
 function domainError(e: unknown, id: string): DomainError {
   if (e instanceof DomainError) return e;
@@ -151,6 +164,15 @@ export class ContainerRuntime {
   private readonly tornDown = new Set<string>();
   /** Created by this process, waiting for their start: the run (no run.json read at start). */
   private readonly created = new Map<string, RunInfo>();
+  /** Execs created by this process, waiting for their start, by state dir: the run. */
+  private readonly execsCreated = new Map<string, RunInfo>();
+  /** Container dirs made ahead of the creates that take them. */
+  private readonly blanks: BlankDirs;
+  /**
+   * The exec root is a tmpfs (a deployed Berth's /run): its state files are written synchronously,
+   * which costs µs there, rather than through the thread pool (a wake-up of the event loop per call).
+   */
+  private readonly stateInMemory: boolean;
   private closed = false;
 
   constructor(
@@ -162,6 +184,8 @@ export class ContainerRuntime {
     this.seccomp = new SeccompCache(dataRoot);
     mkdirSync(join(dataRoot, 'containers'), { recursive: true });
     mkdirSync(this.stateRoot, { recursive: true, mode: 0o711 });
+    this.stateInMemory = statfsSync(this.stateRoot).type === TMPFS_MAGIC;
+    this.blanks = new BlankDirs(join(dataRoot, 'blank'), BLANK_DIRS, (e) => this.logger.warn(`blank container dirs: ${e.message}`));
     this.linkLegacyStateDirs();
   }
 
@@ -209,25 +233,48 @@ export class ContainerRuntime {
 
   async prepare({ id, layerDirs }: ContainerPreparePayload) {
     const p = this.paths(id);
-    if (!Array.isArray(layerDirs) || !layerDirs.length) throw invalid('container.prepare: layerDirs is empty');
-    for (const d of layerDirs) {
-      if (!d.startsWith('/') || d.includes(':') || d.includes(',')) throw invalid(`invalid layer dir ${d}`);
-      if (!existsSync(d)) throw notFound(`layer dir ${d} does not exist`);
-    }
-    // Asynchronous (the thread pool): on these disks a mkdir takes ms, and 50 concurrent creates queued
-    // behind each other's synchronous calls on the event loop.
-    await mkdir(p.dir, { recursive: true, mode: 0o710 });
-    await Promise.all([p.upper, p.work, p.rootfs].map((d) => mkdir(d, { recursive: true, mode: 0o710 })));
-    await writeFile(join(p.dir, 'layers.json'), JSON.stringify(layerDirs));
+    checkLayerDirs(layerDirs);
+    await (await this.makeDirs(p, layerDirs)).layersJson;
     if (!existsSync(p.stateDir)) this.fresh.set(id, [...layerDirs]);
     return { dir: p.dir, rootfs: p.rootfs };
+  }
+
+  /**
+   * The container's dir: a blank one renamed into place, or made here when none is ready. Resolves once
+   * the dirs exist, with the write of layers.json under way (a create spawns the shim meanwhile).
+   */
+  private async makeDirs(p: ContainerPaths, layerDirs: string[]): Promise<{ layersJson: Promise<void> }> {
+    if (existsSync(p.dir) || !this.blanks.take(p.dir)) {
+      // Asynchronous (the thread pool): on these disks a mkdir takes ms, and 50 concurrent creates queued
+      // behind each other's synchronous calls on the event loop.
+      await mkdir(p.dir, { recursive: true, mode: 0o710 });
+      await Promise.all([p.upper, p.work, p.rootfs].map((d) => mkdir(d, { recursive: true, mode: 0o710 })));
+    }
+    return { layersJson: writeFile(join(p.dir, 'layers.json'), JSON.stringify(layerDirs)) };
+  }
+
+  private async makeStateDir(dir: string): Promise<void> {
+    if (this.stateInMemory) mkdirSync(dir, { recursive: true, mode: 0o700 });
+    else await mkdir(dir, { recursive: true, mode: 0o700 });
+  }
+
+  /** A file in a state dir (see stateInMemory). */
+  private async writeState(path: string, content: string): Promise<void> {
+    if (this.stateInMemory) writeFileSync(path, content);
+    else await writeFile(path, content);
   }
 
   create({ id, spec, layerDirs }: ContainerCreatePayload) {
     return this.lock(id, async () => {
       const p = this.paths(id);
       let t0 = traceStart();
-      if (layerDirs && !this.fresh.has(id) && !existsSync(join(p.dir, 'layers.json'))) await this.prepare({ id, layerDirs });
+      let layersJson: Promise<void> | undefined;
+      if (layerDirs && !this.fresh.has(id) && !existsSync(join(p.dir, 'layers.json'))) {
+        checkLayerDirs(layerDirs);
+        ({ layersJson } = await this.makeDirs(p, layerDirs));
+        layersJson.catch(() => undefined); // awaited after the spawn
+        this.fresh.set(id, [...layerDirs]);
+      }
       const fresh = this.fresh.get(id);
       this.fresh.delete(id);
       this.created.delete(id);
@@ -241,16 +288,17 @@ export class ContainerRuntime {
       const seccompPath =
         sec.seccomp === 'unconfined' ? null : await this.seccomp.get(caps, sec.seccomp === 'default' ? undefined : sec.seccomp.profile);
       const config = configJson({ id, spec, paths: p, lowerdirs, seccompPath, caps, noNewPrivileges: sec.noNewPrivileges });
-      await mkdir(p.stateDir, { recursive: true, mode: 0o700 });
+      await this.makeStateDir(p.stateDir);
       await Promise.all([
-        writeFile(p.hostname, `${spec.hostname}\n`),
-        writeFile(p.hosts, hostsFile(spec)),
-        writeFile(p.resolvConf, resolvConf(spec)),
-        writeFile(p.configJson, JSON.stringify(config)),
+        this.writeState(p.hostname, `${spec.hostname}\n`),
+        this.writeState(p.hosts, hostsFile(spec)),
+        this.writeState(p.resolvConf, resolvConf(spec)),
+        this.writeState(p.configJson, JSON.stringify(config)),
       ]);
       // A stale group from a crashed run would carry its old limits and processes.
       if (!fresh) await removeCgroup(p.cgroup).catch(() => undefined);
       traceEnd('create.files', t0); t0 = traceStart();
+      let spawned = false;
       try {
         const ready = await spawnShim({
           id,
@@ -264,13 +312,16 @@ export class ContainerRuntime {
           stdinOnce: spec.process.stdinOnce,
           cgroup: p.cgroup,
         });
+        spawned = true;
         traceEnd('create.spawn', t0); t0 = traceStart();
         const run: RunInfo = { kind: 'container', containerId: id, pid: ready.pid, shimPid: ready.shimPid };
-        await writeFile(join(p.stateDir, 'run.json'), JSON.stringify(run));
+        await Promise.all([this.writeState(join(p.stateDir, 'run.json'), JSON.stringify(run)), layersJson]);
         this.created.set(id, run);
         traceEnd('create.runjson', t0);
         return ready;
       } catch (e) {
+        // the shim goes with its state dir (it exits when its container does)
+        if (spawned) await cgroup.kill(p.cgroup, 9).catch(() => undefined);
         await removeCgroup(p.cgroup).catch(() => undefined);
         rmSync(p.stateDir, { recursive: true, force: true });
         throw domainError(e, id);
@@ -308,7 +359,7 @@ export class ContainerRuntime {
    * failure is an exit like any other (126/127): it is recorded too, and `watch` reports it.
    */
   private async startThroughShim(stateDir: string, run: RunInfo, watch: () => void): Promise<{ pid: number; startedAt: string }> {
-    const record = () => writeFile(join(stateDir, 'run.json'), JSON.stringify(run));
+    const record = () => this.writeState(join(stateDir, 'run.json'), JSON.stringify(run));
     try {
       const started = await new ShimClient(stateDir).start();
       run.startedAt = started.startedAt;
@@ -403,13 +454,14 @@ export class ContainerRuntime {
     return w;
   }
 
-  private watchExec(containerId: string, execDir: string): Promise<void> {
+  /** `started`: the run this process just started (nothing to read, nothing reported yet). */
+  private watchExec(containerId: string, execDir: string, started?: RunInfo): Promise<void> {
     let w = this.watching.get(execDir);
     if (w) return w;
     w = (async () => {
-      const run = await readJsonAsync<RunInfo>(join(execDir, 'run.json'));
+      const run = started ?? (await readJsonAsync<RunInfo>(join(execDir, 'run.json')));
       if (!run?.startedAt || !run.execId) return;
-      if (await exists(join(execDir, 'reported'))) return;
+      if (!started && (await exists(join(execDir, 'reported')))) return;
       const client = new ShimClient(execDir);
       let exit: ShimExit | null = null;
       try {
@@ -463,6 +515,7 @@ export class ContainerRuntime {
   private async shutdownExecs(p: ContainerPaths) {
     await Promise.all(
       this.execDirs(p).map(async (d) => {
+        this.execsCreated.delete(d);
         const run = readJson<RunInfo>(join(d, 'run.json'));
         const client = new ShimClient(d);
         if (existsSync(client.controlPath)) {
@@ -731,8 +784,8 @@ export class ContainerRuntime {
       seccomp: privileged ? null : container.linux.seccomp,
       privileged: !!privileged,
     };
-    await mkdir(x.stateDir, { recursive: true, mode: 0o700 });
-    await writeFile(x.json, JSON.stringify(spec));
+    await this.makeStateDir(x.stateDir);
+    await this.writeState(x.json, JSON.stringify(spec));
     try {
       const ready = await spawnShim({
         id: execId,
@@ -744,7 +797,8 @@ export class ContainerRuntime {
         stdinOnce: proc.stdinOnce,
       });
       const run: RunInfo = { kind: 'exec', containerId, execId, pid: ready.pid, shimPid: ready.shimPid };
-      await writeFile(join(x.stateDir, 'run.json'), JSON.stringify(run));
+      await this.writeState(join(x.stateDir, 'run.json'), JSON.stringify(run));
+      this.execsCreated.set(x.stateDir, run);
       return ready;
     } catch (e) {
       await rm(x.stateDir, { recursive: true, force: true });
@@ -754,18 +808,20 @@ export class ContainerRuntime {
 
   async execStart({ containerId, execId }: { containerId: string; execId: string }) {
     const x = this.paths(containerId).exec(execId);
-    const run = await readJsonAsync<RunInfo>(join(x.stateDir, 'run.json'));
+    const cached = this.execsCreated.get(x.stateDir);
+    this.execsCreated.delete(x.stateDir);
+    const run = cached ?? (await readJsonAsync<RunInfo>(join(x.stateDir, 'run.json')));
     if (!run) throw notFound(`No such exec instance: ${execId}`);
     let started: { pid: number; startedAt: string };
     try {
-      started = await this.startThroughShim(x.stateDir, run, () => void this.watchExec(containerId, x.stateDir));
+      started = await this.startThroughShim(x.stateDir, run, () => void this.watchExec(containerId, x.stateDir, run));
     } catch (e) {
       throw domainError(e, containerId);
     }
     void this.publish(ContainerObservation.ExecStarted, containerId, `${containerId}:exec:${execId}:started`, {
       execId, pid: started.pid, startedAt: started.startedAt,
     }).catch((e) => this.logger.warn(`publish exec started: ${(e as Error).message}`));
-    void this.watchExec(containerId, x.stateDir);
+    void this.watchExec(containerId, x.stateDir, run);
     return started;
   }
 
@@ -1012,6 +1068,7 @@ export class ContainerRuntime {
   /** Stops watching; shims and containers keep running (live restore). */
   async close() {
     this.closed = true;
+    this.blanks.close();
   }
 }
 
