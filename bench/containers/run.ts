@@ -434,7 +434,6 @@ async function main(): Promise<void> {
   delete baseEnv.DOCKER_HOST;
   delete baseEnv.DOCKER_CONTEXT;
   let berth: RunningBerth | undefined;
-  let execRoot: string | undefined;
   const client = new oci.RegistryClient();
   let reg: Awaited<ReturnType<typeof ociTesting['startTestRegistry']>> | undefined;
   try {
@@ -450,10 +449,9 @@ async function main(): Promise<void> {
       berthEngine = { name: 'berth', socket: process.env.BERTH_SOCKET, env: baseEnv };
     } else {
       console.error('starting Berth…');
-      // As a real Berth runs: favordynmods on (a host-wide setting; see docs/architecture.md).
-      // The exec root on a tmpfs (/run), as a deployed Berth has it (the harness's default is a temp dir on disk).
-      execRoot = mkdtempSync('/run/berth-bench-');
-      berth = await harness.startBerth({ config: { 'cgroup-favor-dynmods': true, 'exec-root': execRoot } });
+      // As a real Berth runs: favordynmods on (a host-wide setting; see docs/architecture.md). The
+      // executor puts the shims' state dirs on a tmpfs wherever the exec root is (ensureStateTmpfs).
+      berth = await harness.startBerth({ config: { 'cgroup-favor-dynmods': true } });
       berthEngine = { name: 'berth', socket: berth.socket, env: { ...baseEnv, ...berth.env, DOCKER_CONFIG: dockerConfig } };
       delete (berthEngine.env as Record<string, unknown>).DOCKER_HOST;
     }
@@ -492,7 +490,6 @@ async function main(): Promise<void> {
   } finally {
     for (const c of cleanups.reverse()) await c().catch((e: Error) => console.error(`cleanup: ${e.message}`));
     await berth?.stop().catch((e: Error) => console.error(`stopping Berth: ${e.message}`));
-    if (execRoot) rmSync(execRoot, { recursive: true, force: true });
     await reg?.stop().catch(() => undefined);
     await client.close().catch(() => undefined);
   }

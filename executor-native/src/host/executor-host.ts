@@ -3,8 +3,10 @@ import { containerPaths, ExecutorJob } from '@berth/contracts';
 import { createExecutorWorker, publishObservation, redisOptionsFromUrl } from '@berth/messaging';
 import { Logger } from '@nestjs/common';
 import Redis from 'ioredis';
+import { join } from 'node:path';
 import { DYNMODS_MOUNTPOINT, favorCgroupDynmods } from './cgroup-dynmods';
 import { ContainerRuntime, type Publish } from './containers/container-runtime';
+import { ensureStateTmpfs } from './containers/state-tmpfs';
 import { imageHandlers } from './images';
 import { networkJobHandlers } from './network';
 import { startStreamServer } from './streams';
@@ -43,6 +45,9 @@ export async function startExecutorHost(config: BerthConfig): Promise<ExecutorHo
     if (favored === 'mounted') logger.log(`cgroup migrations: favordynmods on (${DYNMODS_MOUNTPOINT})`);
     else if (favored !== 'already') logger.warn(`cgroup migrations stay slow: favordynmods unavailable (${favored.unsupported})`);
   }
+  const state = await ensureStateTmpfs(join(config['exec-root'], 's'));
+  if (state === 'mounted') logger.log(`shim state dirs: a tmpfs mounted on ${join(config['exec-root'], 's')}`);
+  else if (state !== 'already') logger.warn(`shim state dirs stay on disk: ${state.kept}`);
   const containers = new ContainerRuntime(config['data-root'], config['exec-root'], publish, logger);
   const streams = await startStreamServer(config['exec-root'], containers, logger); // docker cp/export/diff bytes
   const reconcile = () =>

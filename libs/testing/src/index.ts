@@ -6,7 +6,7 @@
 import { defaultBridgeName, networkNftTable } from '@berth/contracts';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -86,9 +86,39 @@ export interface TempDir {
   readonly path: string;
   remove(): void;
 }
+/** Removes the dir, first detaching the shim state tmpfs an executor mounted under it (see unmountStateTmpfs). */
 export function createTempDir(prefix = 'berth-test-'): TempDir {
   const path = mkdtempSync(join(tmpdir(), prefix));
-  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+  return {
+    path,
+    remove: () => {
+      unmountStateTmpfs(path);
+      rmSync(path, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * An executor whose exec root is on disk mounts a tmpfs (source `berth-state`) on its state root, and
+ * leaves it mounted as /run stays (executor-native ensureStateTmpfs). A test's exec root goes with the
+ * test: each such mount at or under `path` is detached (lazily: a shim may still sit in it), deepest
+ * first. Other mounts are left, so a leaked container mount still shows.
+ */
+export function unmountStateTmpfs(path: string): void {
+  const mounts: string[] = [];
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const [before, after] = line.split(' - ');
+    const target = before?.split(' ')[4];
+    const [fstype, source] = (after ?? '').split(' ');
+    if (target && fstype === 'tmpfs' && source === 'berth-state' && (target === path || target.startsWith(`${path}/`))) mounts.push(target);
+  }
+  for (const m of mounts.sort((a, b) => b.length - a.length)) {
+    try {
+      execFileSync('umount', ['-l', m], { stdio: 'ignore' });
+    } catch {
+      /* already gone */
+    }
+  }
 }
 
 /** Polls `check` until it returns a truthy value or `timeoutMs` passes (bounded, for tests only). */

@@ -11,7 +11,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { BerthConfigInput } from '@berth/config';
-import { createTempDir, createTestDatabase, createTestNamespace, randomSuffix, removeNamespaceNetworking } from '@berth/testing';
+import { createTempDir, createTestDatabase, createTestNamespace, randomSuffix, removeNamespaceNetworking, unmountStateTmpfs } from '@berth/testing';
 
 const readJson = <T>(path: string): T | null => {
   try {
@@ -259,7 +259,8 @@ export async function startBerth(opts: StartOptions = {}): Promise<RunningBerth>
     async reboot() {
       await berth(['down']);
       await killContainerProcesses(config['exec-root'] as string);
-      // the shims' state dirs are on the exec root, a tmpfs a reboot empties
+      // the shims' state dirs are on a tmpfs (the executor's, here), which a reboot empties
+      unmountStateTmpfs(config['exec-root'] as string);
       rmSync(join(config['exec-root'] as string, 's'), { recursive: true, force: true });
       await up();
     },

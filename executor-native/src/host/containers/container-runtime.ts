@@ -31,7 +31,7 @@ import {
   type ExecutorObservation,
 } from '@berth/contracts';
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, statfsSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { access, mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { cpus, totalmem } from 'node:os';
@@ -44,6 +44,7 @@ import { capabilitySet, configJson, hostsFile, ociResources, resolvConf, securit
 import { listCgroupPids } from './cgroups';
 import { SeccompCache } from './seccomp-cache';
 import { BlankDirs } from './blank-dirs';
+import { onTmpfs } from './state-tmpfs';
 
 const execFileAsync = promisify(execFile);
 
@@ -125,7 +126,6 @@ export async function waitGone(pid: number, timeoutMs: number): Promise<boolean>
 
 /** Container dirs kept ready (BlankDirs): a burst's first creates take one each. */
 const BLANK_DIRS = 8;
-const TMPFS_MAGIC = 0x01021994;
 
 function checkLayerDirs(layerDirs: string[]): void {
   if (!Array.isArray(layerDirs) || !layerDirs.length) throw invalid('container.prepare: layerDirs is empty');
@@ -169,8 +169,8 @@ export class ContainerRuntime {
   /** Container dirs made ahead of the creates that take them. */
   private readonly blanks: BlankDirs;
   /**
-   * The exec root is a tmpfs (a deployed Berth's /run): its state files are written synchronously,
-   * which costs µs there, rather than through the thread pool (a wake-up of the event loop per call).
+   * The state root is a tmpfs (see ensureStateTmpfs): its files are written synchronously, which costs
+   * µs there, rather than through the thread pool (a wake-up of the event loop per call).
    */
   private readonly stateInMemory: boolean;
   private closed = false;
@@ -184,7 +184,7 @@ export class ContainerRuntime {
     this.seccomp = new SeccompCache(dataRoot);
     mkdirSync(join(dataRoot, 'containers'), { recursive: true });
     mkdirSync(this.stateRoot, { recursive: true, mode: 0o711 });
-    this.stateInMemory = statfsSync(this.stateRoot).type === TMPFS_MAGIC;
+    this.stateInMemory = onTmpfs(this.stateRoot);
     this.blanks = new BlankDirs(join(dataRoot, 'blank'), BLANK_DIRS, (e) => this.logger.warn(`blank container dirs: ${e.message}`));
     this.linkLegacyStateDirs();
   }
