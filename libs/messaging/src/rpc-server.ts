@@ -26,6 +26,14 @@ export interface RedisRpcServerOptions {
    * backlog stays in the list for other instances.
    */
   readonly maxInFlight?: number;
+  /**
+   * Patterns whose handlers wait for something to happen (`containers.wait`): they do not count
+   * against maxInFlight, only against maxLongPolls (default 10000). A detached `docker run` leaves a
+   * wait behind for as long as its container runs (the CLI asks before it starts the container); as
+   * ordinary requests, 64 of them stopped the service from taking any other request.
+   */
+  readonly longPolls?: readonly string[];
+  readonly maxLongPolls?: number;
   /** How long close() waits for running handlers (default 10000). */
   readonly drainTimeoutMs?: number;
 }
@@ -70,6 +78,10 @@ export class RedisRpcServer extends Server<RedisEvents, RpcConnectionStatus> imp
   private readonly drainTimeoutMs: number;
   private readonly connectionName: string;
   private readonly inFlight = new Set<Promise<void>>();
+  /** long polls under way (see RedisRpcServerOptions.longPolls) */
+  private readonly polling = new Set<Promise<void>>();
+  private readonly longPolls: ReadonlySet<string>;
+  private readonly maxLongPolls: number;
   private readonly listeners: Array<[keyof RedisEvents, (...args: any[]) => void]> = [];
   private readonly backoff = new Sleeper();
   private slotWaiters: Array<() => void> = [];
@@ -86,6 +98,8 @@ export class RedisRpcServer extends Server<RedisEvents, RpcConnectionStatus> imp
     this.replyPrefix = rpcReplyChannel(options.namespace, '');
     this.maxInFlight = Math.max(1, options.maxInFlight ?? 64);
     this.drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
+    this.longPolls = new Set(options.longPolls ?? []);
+    this.maxLongPolls = Math.max(1, options.maxLongPolls ?? 10_000);
     this.connectionName = `berth-rpc-${options.service}-${process.pid}-${randomBytes(4).toString('hex')}`;
     this.initializeSerializer({});
     this.initializeDeserializer({});
@@ -194,14 +208,17 @@ export class RedisRpcServer extends Server<RedisEvents, RpcConnectionStatus> imp
         await this.backoff.sleep(Math.min(100 * 2 ** failures, 5000));
         continue;
       }
-      if (popped) this.track(this.handle(popped[1]));
+      if (!popped) continue;
+      const message = parseRequest(popped[1]);
+      const long = message !== null && this.longPolls.has(message.pattern) && this.polling.size < this.maxLongPolls;
+      this.track(this.handle(popped[1], message), long ? this.polling : this.inFlight);
     }
   }
 
-  private track(work: Promise<void>): void {
-    this.inFlight.add(work);
+  private track(work: Promise<void>, set: Set<Promise<void>>): void {
+    set.add(work);
     void work.finally(() => {
-      this.inFlight.delete(work);
+      set.delete(work);
       this.wakeSlotWaiters();
     });
   }
@@ -213,9 +230,8 @@ export class RedisRpcServer extends Server<RedisEvents, RpcConnectionStatus> imp
   }
 
   /** Never rejects: whatever arrives on the list, the loop keeps going. */
-  private async handle(raw: string): Promise<void> {
+  private async handle(raw: string, message: RpcRequestMessage | null): Promise<void> {
     try {
-      const message = parseRequest(raw);
       if (!message) {
         this.logger.warn(`dropping malformed message on ${this.key}: ${raw.slice(0, 200)}`);
         return;

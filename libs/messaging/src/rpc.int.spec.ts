@@ -152,6 +152,27 @@ describe('Redis request/reply transport', () => {
     assert.ok(elapsed < 1500, `20 x 200 ms took ${elapsed} ms: requests were serialized`);
   });
 
+  it('long polls do not take the slots of other requests (a detached docker run leaves its wait behind)', async () => {
+    const ns2 = createTestNamespace();
+    const opts = { redisUrl: ns2.redisUrl, namespace: ns2.namespace };
+    const app = await createRpcMicroservice(DemoModule, { ...opts, service: 'demo', maxInFlight: 2, longPolls: ['demo.sleep'] }, { logger: false });
+    await app.listen();
+    const c2 = new RedisRpcClient({ ...opts, defaultTimeoutMs: 5000 });
+    await c2.connect();
+    try {
+      const polls = Array.from({ length: 5 }, () => c2.request<{ slept: number }>('demo.sleep', { ms: 1500 }));
+      await new Promise((r) => setTimeout(r, 300));
+      const asked = Date.now();
+      assert.equal(await c2.request('demo.counted'), seen.counted);
+      assert.ok(Date.now() - asked < 1000, `answered after ${Date.now() - asked} ms: it waited for the long polls`);
+      assert.deepEqual((await Promise.all(polls)).map((p) => p.slept), [1500, 1500, 1500, 1500, 1500]);
+    } finally {
+      await c2.close();
+      await app.close();
+      await ns2.cleanup();
+    }
+  });
+
   it('survives malformed messages and drops requests whose caller stopped waiting', async () => {
     const key = rpcRequestKey(ns.namespace, 'demo');
     const before = await client.request<number>('demo.counted', {});

@@ -11,4 +11,6 @@ export interface DomainServiceDefinition {
   readonly migrations: readonly MigrationClass[];
   /** Inline projections: applied in the appending transaction, rebuilt by `berth projections rebuild`. */
   readonly projections: readonly Projection[];
+  /** RPC patterns that wait for something to happen (see RedisRpcServerOptions.longPolls). */
+  readonly longPolls?: readonly string[];
 }

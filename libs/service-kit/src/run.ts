@@ -58,7 +58,7 @@ export async function runDomainService(
     defaultTimeoutMs: config['rpc-timeout-ms'],
   });
   await rpc.connect();
-  const server = new RedisRpcServer({ redisUrl: config.redisUrl, namespace: config.namespace, service: def.service });
+  const server = new RedisRpcServer({ redisUrl: config.redisUrl, namespace: config.namespace, service: def.service, longPolls: def.longPolls });
   // Published through the server's reply connection: ordered before the replies that follow a change.
   const generations = new GenerationFeed({ namespace: config.namespace, service: def.service, publisher: server });
 
