@@ -127,14 +127,6 @@ export async function waitGone(pid: number, timeoutMs: number): Promise<boolean>
 /** Container dirs kept ready (BlankDirs): a burst's first creates take one each. */
 const BLANK_DIRS = 8;
 
-function checkLayerDirs(layerDirs: string[]): void {
-  if (!Array.isArray(layerDirs) || !layerDirs.length) throw invalid('container.prepare: layerDirs is empty');
-  for (const d of layerDirs) {
-    if (!d.startsWith('/') || d.includes(':') || d.includes(',')) throw invalid(`invalid layer dir ${d}`);
-    if (!existsSync(d)) throw notFound(`layer dir ${d} does not exist`);
-  }
-}
-
 /** Shim and init failures as DomainErrors with Docker's wording and codes. */
 function domainError(e: unknown, id: string): DomainError {
   if (e instanceof DomainError) return e;
@@ -233,24 +225,31 @@ export class ContainerRuntime {
 
   async prepare({ id, layerDirs }: ContainerPreparePayload) {
     const p = this.paths(id);
-    checkLayerDirs(layerDirs);
-    await (await this.makeDirs(p, layerDirs)).layersJson;
-    if (!existsSync(p.stateDir)) this.fresh.set(id, [...layerDirs]);
+    await (await this.prepareDirs(id, p, layerDirs)).layersJson;
     return { dir: p.dir, rootfs: p.rootfs };
   }
 
   /**
    * The container's dir: a blank one renamed into place, or made here when none is ready. Resolves once
-   * the dirs exist, with the write of layers.json under way (a create spawns the shim meanwhile).
+   * the dirs exist, with the write of layers.json under way (a create spawns the shim meanwhile; its
+   * failure is the caller's to await).
    */
-  private async makeDirs(p: ContainerPaths, layerDirs: string[]): Promise<{ layersJson: Promise<void> }> {
+  private async prepareDirs(id: string, p: ContainerPaths, layerDirs: string[]): Promise<{ layersJson: Promise<void> }> {
+    if (!Array.isArray(layerDirs) || !layerDirs.length) throw invalid('container.prepare: layerDirs is empty');
+    for (const d of layerDirs) {
+      if (!d.startsWith('/') || d.includes(':') || d.includes(',')) throw invalid(`invalid layer dir ${d}`);
+      if (!existsSync(d)) throw notFound(`layer dir ${d} does not exist`);
+    }
     if (existsSync(p.dir) || !this.blanks.take(p.dir)) {
       // Asynchronous (the thread pool): on these disks a mkdir takes ms, and 50 concurrent creates queued
       // behind each other's synchronous calls on the event loop.
       await mkdir(p.dir, { recursive: true, mode: 0o710 });
       await Promise.all([p.upper, p.work, p.rootfs].map((d) => mkdir(d, { recursive: true, mode: 0o710 })));
     }
-    return { layersJson: writeFile(join(p.dir, 'layers.json'), JSON.stringify(layerDirs)) };
+    const layersJson = writeFile(join(p.dir, 'layers.json'), JSON.stringify(layerDirs));
+    layersJson.catch(() => undefined); // not unhandled while the caller spawns
+    if (!existsSync(p.stateDir)) this.fresh.set(id, [...layerDirs]);
+    return { layersJson };
   }
 
   private async makeStateDir(dir: string): Promise<void> {
@@ -269,12 +268,7 @@ export class ContainerRuntime {
       const p = this.paths(id);
       let t0 = traceStart();
       let layersJson: Promise<void> | undefined;
-      if (layerDirs && !this.fresh.has(id) && !existsSync(join(p.dir, 'layers.json'))) {
-        checkLayerDirs(layerDirs);
-        ({ layersJson } = await this.makeDirs(p, layerDirs));
-        layersJson.catch(() => undefined); // awaited after the spawn
-        this.fresh.set(id, [...layerDirs]);
-      }
+      if (layerDirs && !this.fresh.has(id) && !existsSync(join(p.dir, 'layers.json'))) ({ layersJson } = await this.prepareDirs(id, p, layerDirs));
       const fresh = this.fresh.get(id);
       this.fresh.delete(id);
       this.created.delete(id);
