@@ -29,6 +29,13 @@ describe('containers through the docker CLI', { timeout: 900_000 }, () => {
     assert.deepEqual(await ids(['ps', '-aq']), []);
   });
 
+  test("the container's / is Docker's: 0755 (another user and group can use it), /.dockerenv, /etc/mtab", async () => {
+    // The overlay's root takes the upper dir's mode: 0710 once locked out every uid:gid but root's.
+    const out = await berth.dockerResult(['run', '--rm', '--user', '1000:1000', image, 'sh', '-c', 'stat -c %a /; ls /bin/busybox; readlink /etc/mtab; test -f /.dockerenv && echo env']);
+    assert.equal(out.code, 0, out.stderr);
+    assert.equal(out.stdout, '755\n/bin/busybox\n/proc/mounts\nenv\n');
+  });
+
   test('run -d --name, ps, filters, --format, inspect -f, logs, exec, stop, rm', async () => {
     const name = `web-${randomSuffix()}`;
     const id = (await berth.docker(['run', '-d', '--name', name, '--label', 'team=a', image, 'sh', '-c', 'echo started; exec sleep 300'])).trim();

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BLANK_SUBDIRS, BlankDirs } from './blank-dirs';
+import { BLANK_SUBDIRS, BlankDirs, spreadSubdirs } from './blank-dirs';
 
 const tmp = mkdtempSync(join(tmpdir(), 'berth-blank-dirs-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -26,6 +27,7 @@ describe('BlankDirs', () => {
     for (const d of dests.slice(0, 2)) {
       for (const s of BLANK_SUBDIRS) assert.ok(statSync(join(d, s)).isDirectory(), `${d}/${s}`);
       assert.equal(statSync(d).mode & 0o777, 0o710);
+      assert.equal(statSync(join(d, 'upper')).mode & 0o777, 0o755, "upper/ is the container's /");
     }
     assert.ok(!existsSync(dests[2]!));
     await filled(b, 2);
@@ -62,5 +64,18 @@ describe('BlankDirs', () => {
     assert.equal(b.take(join(tmp, 'from-whole')), true);
     assert.ok(existsSync(join(tmp, 'from-whole', 'rootfs')));
     b.close();
+  });
+});
+
+describe('spreadSubdirs', () => {
+  it('marks the dirs as tops of directory hierarchies on ext4 (chattr +T); elsewhere it only reports', async (t) => {
+    const dir = join(tmp, 'spread');
+    mkdirSync(dir);
+    const errors: Error[] = [];
+    await spreadSubdirs([dir], (e) => errors.push(e));
+    const fs = execFileSync('stat', ['-f', '-c', '%T', dir], { encoding: 'utf8' }).trim();
+    if (!/^ext[234]/.test(fs)) return t.skip(`${tmp} is on ${fs}`);
+    assert.deepEqual(errors, []);
+    assert.match(execFileSync('lsattr', ['-d', dir], { encoding: 'utf8' }).split(' ')[0]!, /T/);
   });
 });

@@ -43,7 +43,8 @@ import { ShimClient, ShimError, spawnShim, type ShimExit } from '../../shim-clie
 import { capabilitySet, configJson, hostsFile, ociResources, resolvConf, securityOptions, signalNumber } from './bundle';
 import { listCgroupPids } from './cgroups';
 import { SeccompCache } from './seccomp-cache';
-import { BlankDirs } from './blank-dirs';
+import { BLANK_SUBDIRS, BlankDirs, SUBDIR_MODES, spreadSubdirs } from './blank-dirs';
+import { ensureInitLayer } from './init-layer';
 import { onTmpfs } from './state-tmpfs';
 
 const execFileAsync = promisify(execFile);
@@ -160,6 +161,8 @@ export class ContainerRuntime {
   private readonly execsCreated = new Map<string, RunInfo>();
   /** Container dirs made ahead of the creates that take them. */
   private readonly blanks: BlankDirs;
+  /** The layer above every container's image layers (see ensureInitLayer). */
+  private readonly initLayer: string;
   /**
    * The state root is a tmpfs (see ensureStateTmpfs): its files are written synchronously, which costs
    * µs there, rather than through the thread pool (a wake-up of the event loop per call).
@@ -177,7 +180,9 @@ export class ContainerRuntime {
     mkdirSync(join(dataRoot, 'containers'), { recursive: true });
     mkdirSync(this.stateRoot, { recursive: true, mode: 0o711 });
     this.stateInMemory = onTmpfs(this.stateRoot);
+    this.initLayer = ensureInitLayer(dataRoot);
     this.blanks = new BlankDirs(join(dataRoot, 'blank'), BLANK_DIRS, (e) => this.logger.warn(`blank container dirs: ${e.message}`));
+    void spreadSubdirs([this.blanks.root, join(dataRoot, 'containers')], (e) => this.logger.warn(e.message));
     this.linkLegacyStateDirs();
   }
 
@@ -231,8 +236,8 @@ export class ContainerRuntime {
 
   /**
    * The container's dir: a blank one renamed into place, or made here when none is ready. Resolves once
-   * the dirs exist, with the write of layers.json under way (a create spawns the shim meanwhile; its
-   * failure is the caller's to await).
+   * the dirs exist, with the write of layers.json (the init layer, then the image's layers, top first)
+   * under way (a create spawns the shim meanwhile; its failure is the caller's to await).
    */
   private async prepareDirs(id: string, p: ContainerPaths, layerDirs: string[]): Promise<{ layersJson: Promise<void> }> {
     if (!Array.isArray(layerDirs) || !layerDirs.length) throw invalid('container.prepare: layerDirs is empty');
@@ -244,11 +249,12 @@ export class ContainerRuntime {
       // Asynchronous (the thread pool): on these disks a mkdir takes ms, and 50 concurrent creates queued
       // behind each other's synchronous calls on the event loop.
       await mkdir(p.dir, { recursive: true, mode: 0o710 });
-      await Promise.all([p.upper, p.work, p.rootfs].map((d) => mkdir(d, { recursive: true, mode: 0o710 })));
+      await Promise.all(BLANK_SUBDIRS.map((s) => mkdir(p[s], { recursive: true, mode: SUBDIR_MODES[s] })));
     }
-    const layersJson = writeFile(join(p.dir, 'layers.json'), JSON.stringify(layerDirs));
+    const lowers = [this.initLayer, ...layerDirs];
+    const layersJson = writeFile(join(p.dir, 'layers.json'), JSON.stringify(lowers));
     layersJson.catch(() => undefined); // not unhandled while the caller spawns
-    if (!existsSync(p.stateDir)) this.fresh.set(id, [...layerDirs]);
+    if (!existsSync(p.stateDir)) this.fresh.set(id, lowers);
     return { layersJson };
   }
 

@@ -3,7 +3,8 @@
  * symlink (a lower is only looked into below directories that are real directories in it).
  * Docker's overlay2 rules: a 0/0 char device (whiteout) or an opaque dir is Deleted; a path that
  * exists in a lower is Modified (a dir with the same size, mode and mtime is not a change itself);
- * anything else is Added; the parent of an add/delete is Modified once.
+ * anything else is Added; a directory with a change inside is Modified once (dockerd's naive diff,
+ * which it uses on kernels with overlay's redirect_dir).
  */
 import type { ContainerChange } from '@berth/contracts';
 import { execFile } from 'node:child_process';
@@ -78,12 +79,13 @@ export async function containerChanges(upper: string, lowers: readonly string[])
       }
       if (!skip && !INIT_PATHS.has(path)) {
         if (isDir) changedDirs.add(path);
-        if (kind !== 0) {
-          const parent = rel;
-          if (parent !== '/' && !changedDirs.has(parent)) {
-            changes.push({ Path: parent, Kind: 0 });
-            changedDirs.add(parent);
-          }
+        // A directory with a change inside is Modified itself, once, before it (outermost first), even
+        // when it is the same as below (a copy-up keeps the lower's attributes): as dockerd reports.
+        const unchanged: string[] = [];
+        for (let dir = rel; dir !== '/' && !changedDirs.has(dir); dir = dir.slice(0, dir.lastIndexOf('/')) || '/') unchanged.unshift(dir);
+        for (const dir of unchanged) {
+          changes.push({ Path: dir, Kind: 0 });
+          changedDirs.add(dir);
         }
         changes.push({ Path: path, Kind: kind });
       }
