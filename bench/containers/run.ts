@@ -4,7 +4,10 @@
  *
  *   run --rm true      `docker run --rm <net> busybox true`, N sequential runs, p50/p95 (ms)
  *   exec true          `docker exec c true` on a running container, N runs, p50/p95 (ms)
- *   50 concurrent -d   50 `docker run -d` at once: containers/s (50 / wall time)
+ *   50 concurrent -d   50 `docker run -d` at once: containers/s (50 / wall time), median of 3 rounds
+ *
+ * run, exec and concurrent take turns between the engines (a run on one, a run on the other, …): this
+ * VM's speed drifts by a third within minutes, and one engine after the other measured two machines.
  *   list 200           GET /containers/json?all=1 with 200 containers: req/s (keep-alive, 16 in flight)
  *   logs 100k          `docker logs c >/dev/null` of 100k lines (ms, median of 5; line count verified)
  *   logs -f            `docker logs -f` of a container printing LOGS_F lines: lines/s (every line checked)
@@ -12,7 +15,7 @@
  * Build and run as root (see bench/README.md):
  *   npx tsc -b test/e2e && npx tsc -p bench/containers
  *   DOCKER_HOST=unix:///tmp/ref/docker.sock node bench/containers/dist/run.js
- * Environment: N (30), NETWORK (none: the reference runs --network none; Berth is measured both with
+ * Environment: N (30), CONCURRENT_ROUNDS (3), NETWORK (none: the reference runs --network none; Berth is measured both with
  * `none` and its default bridge), LIST_REQUESTS (2000), LOGS_F (500000), ONLY (comma list of
  * run,exec,concurrent,list,logs,follow), BERTH_SOCKET (measure an already running Berth instead of
  * starting one).
@@ -34,6 +37,7 @@ type RunningBerth = import('../../test/e2e/dist/harness').RunningBerth;
 const harness: Harness = require(join(__dirname, '..', '..', '..', 'test', 'e2e', 'dist', 'harness'));
 
 const N = Number(process.env.N ?? 30);
+const CONCURRENT_ROUNDS = Number(process.env.CONCURRENT_ROUNDS ?? 3);
 const LIST_REQUESTS = Number(process.env.LIST_REQUESTS ?? 2000);
 const LOGS_LINES = 100_000;
 const LOGS_F = Number(process.env.LOGS_F ?? 500_000);
@@ -108,36 +112,56 @@ async function removeAll(e: Engine): Promise<void> {
 
 type Figures = Record<string, string>;
 
-async function benchRun(e: Engine, image: string, network: string | undefined): Promise<{ p50: number; p95: number }> {
+/** p50/p95 of each engine's samples. */
+const quantiles = (samples: number[][]) => samples.map((t) => ({ p50: pct(t, 50), p95: pct(t, 95) }));
+
+/**
+ * `docker run --rm … true`, N times per engine, the engines taking turns (one run each, then again):
+ * this VM's speed drifts by a third within minutes, and taking turns puts both engines under the same
+ * drift, where measuring one after the other compared two different machines.
+ */
+async function benchRun(engines: Engine[], image: string, network: string | undefined): Promise<{ p50: number; p95: number }[]> {
   const net = network ? ['--network', network] : [];
-  await must(e, ['run', '--rm', ...net, '--label', LABEL, image, 'true']); // warm-up
-  const times: number[] = [];
-  for (let i = 0; i < N; i++) times.push((await must(e, ['run', '--rm', ...net, '--label', LABEL, image, 'true'])).ms);
-  return { p50: pct(times, 50), p95: pct(times, 95) };
+  const args = ['run', '--rm', ...net, '--label', LABEL, image, 'true'];
+  for (const e of engines) await must(e, args); // warm-up
+  const times: number[][] = engines.map(() => []);
+  for (let i = 0; i < N; i++) for (const [k, e] of engines.entries()) times[k]!.push((await must(e, args)).ms);
+  return quantiles(times);
 }
 
-async function benchExec(e: Engine, image: string, network: string): Promise<{ p50: number; p95: number }> {
-  const id = (await must(e, ['run', '-d', '--network', network, '--label', LABEL, image, 'sleep', '3600'])).stdout.trim();
+/** `docker exec c true` on a running container of each engine, N times each, taking turns (see benchRun). */
+async function benchExec(engines: Engine[], image: string, network: string): Promise<{ p50: number; p95: number }[]> {
+  const ids: string[] = [];
   try {
-    await must(e, ['exec', id, 'true']);
-    const times: number[] = [];
-    for (let i = 0; i < N; i++) times.push((await must(e, ['exec', id, 'true'])).ms);
-    return { p50: pct(times, 50), p95: pct(times, 95) };
+    for (const e of engines) {
+      ids.push((await must(e, ['run', '-d', '--network', network, '--label', LABEL, image, 'sleep', '3600'])).stdout.trim());
+      await must(e, ['exec', ids.at(-1)!, 'true']);
+    }
+    const times: number[][] = engines.map(() => []);
+    for (let i = 0; i < N; i++) for (const [k, e] of engines.entries()) times[k]!.push((await must(e, ['exec', ids[k]!, 'true'])).ms);
+    return quantiles(times);
   } finally {
-    await docker(e, ['rm', '-f', id]);
+    for (const [k, id] of ids.entries()) await docker(engines[k]!, ['rm', '-f', id]);
   }
 }
 
-async function benchConcurrent(e: Engine, image: string, network: string): Promise<number> {
-  const t0 = now();
-  const results = await Promise.all(
-    Array.from({ length: 50 }, () => docker(e, ['run', '-d', '--network', network, '--label', LABEL, image, 'sleep', '3600'], { timeoutMs: 300_000 })),
-  );
-  const ms = now() - t0;
-  const failed = results.filter((r) => r.code !== 0);
-  await removeAll(e);
-  if (failed.length) throw new Error(`${e.name}: ${failed.length}/50 concurrent runs failed: ${failed[0]!.stderr.trim()}`);
-  return (50 * 1000) / ms;
+/** 50 `docker run -d` at once: containers/s, the median of CONCURRENT_ROUNDS rounds per engine, taking turns. */
+async function benchConcurrent(engines: Engine[], image: string, network: string): Promise<number[]> {
+  const rates: number[][] = engines.map(() => []);
+  for (let r = 0; r < CONCURRENT_ROUNDS; r++) {
+    for (const [k, e] of engines.entries()) {
+      const t0 = now();
+      const results = await Promise.all(
+        Array.from({ length: 50 }, () => docker(e, ['run', '-d', '--network', network, '--label', LABEL, image, 'sleep', '3600'], { timeoutMs: 300_000 })),
+      );
+      const ms = now() - t0;
+      const failed = results.filter((x) => x.code !== 0);
+      await removeAll(e);
+      if (failed.length) throw new Error(`${e.name}: ${failed.length}/50 concurrent runs failed: ${failed[0]!.stderr.trim()}`);
+      rates[k]!.push((50 * 1000) / ms);
+    }
+  }
+  return rates.map((x) => pct(x, 50));
 }
 
 function getJson(agent: Agent, socket: string, path: string): Promise<number> {
@@ -247,8 +271,42 @@ async function benchFollow(e: Engine, image: string, network: string): Promise<{
   }
 }
 
-async function measure(e: Engine, image: string, network: string, extraBridge: boolean): Promise<Figures> {
-  const f: Figures = {};
+/** The measurements where the engines take turns (run, exec, concurrent): one Figures per engine. */
+async function measurePaired(engines: Engine[], image: string, network: string, results: Figures[]): Promise<void> {
+  const step = async (key: string, fn: () => Promise<void>) => {
+    if (!ONLY.has(key)) return;
+    const t0 = now();
+    try {
+      await fn();
+    } catch (err) {
+      results[0]![`${key}:error`] = (err as Error).message;
+      console.error(`  ${key}: ${(err as Error).message}`);
+      for (const e of engines) await removeAll(e).catch(() => undefined);
+    }
+    console.error(`  ${key}: done in ${((now() - t0) / 1000).toFixed(1)} s`);
+  };
+  await step('run', async () => {
+    for (const [k, r] of (await benchRun(engines, image, network)).entries()) {
+      results[k]!.runP50 = r.p50.toFixed(0);
+      results[k]!.runP95 = r.p95.toFixed(0);
+    }
+    const b = (await benchRun([engines[0]!], image, undefined))[0]!; // Berth on its default bridge
+    results[0]!.runBridgeP50 = b.p50.toFixed(0);
+    results[0]!.runBridgeP95 = b.p95.toFixed(0);
+  });
+  await step('exec', async () => {
+    for (const [k, r] of (await benchExec(engines, image, network)).entries()) {
+      results[k]!.execP50 = r.p50.toFixed(0);
+      results[k]!.execP95 = r.p95.toFixed(0);
+    }
+  });
+  await step('concurrent', async () => {
+    for (const [k, rate] of (await benchConcurrent(engines, image, network)).entries()) results[k]!.concurrent = rate.toFixed(1);
+  });
+}
+
+/** The measurements of one engine alone (list, logs, follow). */
+async function measure(e: Engine, image: string, network: string, f: Figures): Promise<void> {
   const step = async (key: string, fn: () => Promise<void>) => {
     if (!ONLY.has(key)) return;
     const t0 = now();
@@ -261,24 +319,6 @@ async function measure(e: Engine, image: string, network: string, extraBridge: b
     }
     console.error(`  ${e.name} ${key}: done in ${((now() - t0) / 1000).toFixed(1)} s`);
   };
-  await step('run', async () => {
-    const r = await benchRun(e, image, network);
-    f.runP50 = r.p50.toFixed(0);
-    f.runP95 = r.p95.toFixed(0);
-    if (extraBridge) {
-      const b = await benchRun(e, image, undefined);
-      f.runBridgeP50 = b.p50.toFixed(0);
-      f.runBridgeP95 = b.p95.toFixed(0);
-    }
-  });
-  await step('exec', async () => {
-    const r = await benchExec(e, image, network);
-    f.execP50 = r.p50.toFixed(0);
-    f.execP95 = r.p95.toFixed(0);
-  });
-  await step('concurrent', async () => {
-    f.concurrent = (await benchConcurrent(e, image, network)).toFixed(1);
-  });
   await step('list', async () => {
     const r = await benchList(e, image, network);
     f.list = r.rps.toFixed(0);
@@ -295,7 +335,6 @@ async function measure(e: Engine, image: string, network: string, extraBridge: b
     f.followLines = String(r.lines);
     f.followLost = String(r.lost);
   });
-  return f;
 }
 
 // ---- the table -----------------------------------------------------------------------------------
@@ -467,10 +506,12 @@ async function main(): Promise<void> {
         if (e.name === 'reference' || process.env.BERTH_SOCKET) await docker(e, ['rmi', '-f', image]);
       });
     }
-    const results: Figures[] = [];
-    for (const e of engines) {
-      console.error(`measuring ${e.name} (N=${N})…`);
-      results.push(await measure(e, image, network, e.name === 'berth'));
+    const results: Figures[] = engines.map(() => ({}));
+    console.error(`measuring run, exec, concurrent, the engines taking turns (N=${N}, ${CONCURRENT_ROUNDS} concurrent rounds)…`);
+    await measurePaired(engines, image, network, results);
+    for (const [k, e] of engines.entries()) {
+      console.error(`measuring ${e.name}…`);
+      await measure(e, image, network, results[k]!);
     }
     console.log(`\ncontainers benchmark, ${new Date().toISOString()}, N=${N}, --network ${network} on both (Berth also with its default bridge)\n`);
     console.log(table(results[0]!, results[1], network));
