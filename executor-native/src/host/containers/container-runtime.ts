@@ -31,7 +31,7 @@ import {
   type ExecutorObservation,
 } from '@berth/contracts';
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { access, mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { cpus, totalmem } from 'node:os';
@@ -184,6 +184,22 @@ export class ContainerRuntime {
     this.blanks = new BlankDirs(join(dataRoot, 'blank'), BLANK_DIRS, (e) => this.logger.warn(`blank container dirs: ${e.message}`));
     void spreadSubdirs([this.blanks.root, join(dataRoot, 'containers')], (e) => this.logger.warn(e.message));
     this.linkLegacyStateDirs();
+    this.openLockedRoots();
+  }
+
+  /**
+   * Containers made by an executor that gave upper/ mode 0710 (their `/`, which every uid:gid but
+   * root's could not enter): 0755, as Docker's. Only that exact mode is changed.
+   */
+  private openLockedRoots(): void {
+    for (const id of safeReaddir(join(this.dataRoot, 'containers'))) {
+      const upper = join(this.dataRoot, 'containers', id, 'upper');
+      try {
+        if ((statSync(upper).mode & 0o7777) === 0o710) chmodSync(upper, SUBDIR_MODES.upper);
+      } catch {
+        // not a container dir, or gone meanwhile
+      }
+    }
   }
 
   /**
