@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { networkNftTable } from '@berth/contracts';
 import { randomSuffix, waitFor } from '@berth/testing';
@@ -183,6 +184,10 @@ describe('container networking through the docker CLI', { timeout: 900_000 }, ()
     assert.equal(lo.code, 0, 'lo is up');
     const hostNetns = execFileSync('readlink', ['/proc/self/ns/net'], { encoding: 'utf8' }).trim();
     assert.equal((await berth.docker(['run', '--rm', '--network', 'host', image, 'readlink', '/proc/self/ns/net'])).trim(), hostNetns);
+    // as dockerd: the host's name (/etc/hostname, the UTS name, Config.Hostname) and the host's /etc/hosts
+    const onHost = await berth.docker(['run', '--rm', '--network', 'host', '--add-host', 'extra.test:10.1.2.3', image, 'sh', '-c', 'cat /etc/hostname; hostname; cat /etc/hosts']);
+    const hostHosts = readFileSync('/etc/hosts', 'utf8').replace(/([^\n])$/, '$1\n');
+    assert.equal(onHost, `${hostname()}\n${hostname()}\n${hostHosts}10.1.2.3\textra.test\n`);
     const id = (await berth.docker(['run', '-d', '--network', 'none', image, 'sleep', '300'])).trim();
     const nets = await inspect<Record<string, EndpointSettings>>(id, '{{json .NetworkSettings.Networks}}');
     assert.deepEqual(Object.keys(nets), ['none']);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { containerPaths, type ContainerRuntimeSpec } from '@berth/contracts';
 import { ALL_CAPS, capabilitySet, configJson, DEFAULT_CAPS, hostsFile, ociResources, securityOptions, signalNumber } from './bundle';
@@ -57,6 +58,12 @@ describe('bundle', () => {
 
   it('hosts file and signals', () => {
     assert.match(hostsFile({ ...base, hostsEntries: [{ address: '10.0.0.2', hostnames: ['h', 'web'] }] }), /\n10\.0\.0\.2\th web\n$/);
+    // as Docker: on the host's network, the host's file, then the extra hosts
+    assert.equal(
+      hostsFile({ ...base, networkNamespace: { mode: 'host' }, hostsEntries: [{ address: '10.0.0.3', hostnames: ['x'] }] }, '/proc/self/nonexistent'),
+      '127.0.0.1\tlocalhost\n10.0.0.3\tx\n',
+    );
+    assert.equal(hostsFile({ ...base, networkNamespace: { mode: 'host' } }), readFileSync('/etc/hosts', 'utf8').replace(/([^\n])$/, '$1\n'));
     assert.equal(signalNumber('SIGKILL'), 9);
     assert.equal(signalNumber('term'), 15);
     assert.equal(signalNumber('10'), 10);

@@ -216,7 +216,18 @@ export function configJson(i: BundleInputs): Record<string, unknown> {
   };
 }
 
-export function hostsFile(spec: ContainerRuntimeSpec): string {
+/** /etc/hosts: Docker's defaults and the container's entries; on the host's network, the host's file and the extra hosts. */
+export function hostsFile(spec: ContainerRuntimeSpec, hostHosts = '/etc/hosts'): string {
+  if (spec.networkNamespace.mode === 'host') {
+    let own = '';
+    try {
+      own = readFileSync(hostHosts, 'utf8');
+    } catch {
+      own = '127.0.0.1\tlocalhost\n';
+    }
+    if (own && !own.endsWith('\n')) own += '\n';
+    return own + (spec.hostsEntries ?? []).map((e) => `${e.address}\t${e.hostnames.join(' ')}\n`).join('');
+  }
   const lines = [
     '127.0.0.1\tlocalhost',
     '::1\tlocalhost ip6-localhost ip6-loopback',

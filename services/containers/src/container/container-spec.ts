@@ -9,6 +9,7 @@ import {
   type ResolvedImageView,
   type ResolvedMount,
 } from '@berth/contracts';
+import { hostname } from 'node:os';
 import type { ContainerState } from './container.decider';
 import { mergeHealthcheck, validateHealthcheck } from './health/health-config';
 
@@ -64,7 +65,8 @@ export function normalizeCreate(
   if (!env.some((e) => e.startsWith('PATH='))) env.unshift(DEFAULT_PATH);
   const merged: ContainerConfig = {
     ...config,
-    Hostname: config.Hostname ?? '',
+    // Docker: on the host's network, the host's name
+    Hostname: config.Hostname || (host.NetworkMode === 'host' ? hostname() : ''),
     Domainname: config.Domainname ?? '',
     User: config.User || ic.User || '',
     AttachStdin: !!config.AttachStdin,
