@@ -271,20 +271,26 @@ async function benchFollow(e: Engine, image: string, network: string): Promise<{
   }
 }
 
+/**
+ * One measurement, when ONLY names it: its time is reported; an error is recorded in `f` (`<key>:error`)
+ * and the engines' bench containers are removed, so the next measurement starts clean.
+ */
+async function runStep(key: string, label: string, f: Figures, engines: Engine[], fn: () => Promise<void>): Promise<void> {
+  if (!ONLY.has(key)) return;
+  const t0 = now();
+  try {
+    await fn();
+  } catch (err) {
+    f[`${key}:error`] = (err as Error).message;
+    console.error(`  ${label}${key}: ${(err as Error).message}`);
+    for (const e of engines) await removeAll(e).catch(() => undefined);
+  }
+  console.error(`  ${label}${key}: done in ${((now() - t0) / 1000).toFixed(1)} s`);
+}
+
 /** The measurements where the engines take turns (run, exec, concurrent): one Figures per engine. */
 async function measurePaired(engines: Engine[], image: string, network: string, results: Figures[]): Promise<void> {
-  const step = async (key: string, fn: () => Promise<void>) => {
-    if (!ONLY.has(key)) return;
-    const t0 = now();
-    try {
-      await fn();
-    } catch (err) {
-      results[0]![`${key}:error`] = (err as Error).message;
-      console.error(`  ${key}: ${(err as Error).message}`);
-      for (const e of engines) await removeAll(e).catch(() => undefined);
-    }
-    console.error(`  ${key}: done in ${((now() - t0) / 1000).toFixed(1)} s`);
-  };
+  const step = (key: string, fn: () => Promise<void>) => runStep(key, '', results[0]!, engines, fn);
   await step('run', async () => {
     for (const [k, r] of (await benchRun(engines, image, network)).entries()) {
       results[k]!.runP50 = r.p50.toFixed(0);
@@ -307,18 +313,7 @@ async function measurePaired(engines: Engine[], image: string, network: string, 
 
 /** The measurements of one engine alone (list, logs, follow). */
 async function measure(e: Engine, image: string, network: string, f: Figures): Promise<void> {
-  const step = async (key: string, fn: () => Promise<void>) => {
-    if (!ONLY.has(key)) return;
-    const t0 = now();
-    try {
-      await fn();
-    } catch (err) {
-      f[`${key}:error`] = (err as Error).message;
-      console.error(`  ${e.name} ${key}: ${(err as Error).message}`);
-      await removeAll(e).catch(() => undefined);
-    }
-    console.error(`  ${e.name} ${key}: done in ${((now() - t0) / 1000).toFixed(1)} s`);
-  };
+  const step = (key: string, fn: () => Promise<void>) => runStep(key, `${e.name} `, f, [e], fn);
   await step('list', async () => {
     const r = await benchList(e, image, network);
     f.list = r.rps.toFixed(0);

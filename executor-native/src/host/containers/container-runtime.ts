@@ -44,7 +44,7 @@ import { capabilitySet, configJson, hostsFile, ociResources, resolvConf, securit
 import { listCgroupPids } from './cgroups';
 import { SeccompCache } from './seccomp-cache';
 import { BLANK_SUBDIRS, BlankDirs, SUBDIR_MODES, spreadSubdirs } from './blank-dirs';
-import { ensureInitLayer } from './init-layer';
+import { ensureInitLayer, initLayerRoot } from './init-layer';
 import { onTmpfs } from './state-tmpfs';
 
 const execFileAsync = promisify(execFile);
@@ -180,16 +180,19 @@ export class ContainerRuntime {
     mkdirSync(join(dataRoot, 'containers'), { recursive: true });
     mkdirSync(this.stateRoot, { recursive: true, mode: 0o711 });
     this.stateInMemory = onTmpfs(this.stateRoot);
+    // No init layer yet: this data root was last run by an executor before it, which made `/` 0710.
+    const upgrading = !existsSync(initLayerRoot(dataRoot));
     this.initLayer = ensureInitLayer(dataRoot);
     this.blanks = new BlankDirs(join(dataRoot, 'blank'), BLANK_DIRS, (e) => this.logger.warn(`blank container dirs: ${e.message}`));
     void spreadSubdirs([this.blanks.root, join(dataRoot, 'containers')], (e) => this.logger.warn(e.message));
     this.linkLegacyStateDirs();
-    this.openLockedRoots();
+    if (upgrading) this.openLockedRoots();
   }
 
   /**
    * Containers made by an executor that gave upper/ mode 0710 (their `/`, which every uid:gid but
-   * root's could not enter): 0755, as Docker's. Only that exact mode is changed.
+   * root's could not enter): 0755, as Docker's. Only that exact mode is changed, and only on the first
+   * start with an init layer (the executors since make upper/ 0755), not a scan on every start.
    */
   private openLockedRoots(): void {
     for (const id of safeReaddir(join(this.dataRoot, 'containers'))) {

@@ -10,6 +10,11 @@ const DIRS: [string, number][] = [['dev', 0o755], ['proc', 0o755], ['sys', 0o755
 const FILES: [string, number][] = [['.dockerenv', 0o755], ['etc/hostname', 0o644], ['etc/hosts', 0o644], ['etc/resolv.conf', 0o644]];
 const SYMLINKS: [string, string][] = [['etc/mtab', '/proc/mounts']];
 
+/** Where the init layer's versions are. */
+export function initLayerRoot(dataRoot: string): string {
+  return join(dataRoot, 'init-layer');
+}
+
 /**
  * The init layer: one read-only overlay layer above every container's image layers, shared by all of
  * them, holding what Docker's per-container init layer holds: the mount points every run mounts over
@@ -25,7 +30,7 @@ const SYMLINKS: [string, string][] = [['etc/mtab', '/proc/mounts']];
  * returns its path. Containers whose layers.json names it need it to stay: it is never removed.
  */
 export function ensureInitLayer(dataRoot: string): string {
-  const root = join(dataRoot, 'init-layer');
+  const root = initLayerRoot(dataRoot);
   const dir = join(root, `v${INIT_LAYER_VERSION}`);
   if (existsSync(dir)) return dir;
   mkdirSync(root, { recursive: true, mode: 0o700 });
