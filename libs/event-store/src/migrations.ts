@@ -120,6 +120,10 @@ export function createDataSource(config: DataSourceConfig): DataSource {
     migrationsRun: false,
     synchronize: false,
     poolSize: config.poolSize,
+    // Idle connections stay open: pg closes them after 10 s by default, and every burst after a quiet
+    // spell then paid for new backends (fork, auth, cold catalog caches, statements prepared again;
+    // perf showed the burst's Postgres CPU mostly in backends born during it).
+    extra: { idleTimeoutMillis: 0 },
     applicationName: config.applicationName ?? `berth-${schema}`,
     logging: config.logging ?? false,
   });

@@ -16,7 +16,7 @@ export async function openGatewayDataSource(postgresUrl: string): Promise<DataSo
     migrationsTableName: 'migrations',
     migrationsTransactionMode: 'each',
     applicationName: 'berth-gateway',
-    extra: { max: 10 },
+    extra: { max: 10, idleTimeoutMillis: 0 }, // idle connections stay open (see createDataSource)
   });
   await dataSource.initialize();
   // Gateways starting together take turns; the lock holder's session is separate from the migrator's.
