@@ -351,6 +351,11 @@ export interface ExecPrepareReply {
   readonly exec: ExecView;
   readonly attachSocket: string;
 }
+/** `prepared`: the exec whose shim is being spawned, and where it will listen (see the gateway's execStart). */
+export interface ExecCreateReply {
+  readonly id: string;
+  readonly prepared?: ExecPrepareReply;
+}
 export interface ExecResizeRequest extends ExecRefRequest {
   readonly h: number;
   readonly w: number;

@@ -53,6 +53,8 @@ describe('containers through the docker CLI', { timeout: 900_000 }, () => {
     const exec = await berth.dockerResult(['exec', name, 'sh', '-c', 'echo in-$HOSTNAME; exit 4']);
     assert.equal(exec.code, 4, exec.stderr);
     assert.equal(exec.stdout, `in-${id.slice(0, 12)}\n`);
+    // as dockerd: the exited exec is no longer among the container's ExecIDs
+    assert.equal((await berth.docker(['inspect', '-f', '{{json .ExecIDs}}', name])).trim(), 'null');
     const dup = await berth.dockerResult(['run', '-d', '--name', name, image, 'true']);
     assert.notEqual(dup.code, 0);
     assert.match(dup.stderr, /already in use/);

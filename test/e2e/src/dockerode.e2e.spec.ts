@@ -103,6 +103,11 @@ describe('dockerode', { timeout: 600_000 }, () => {
       const x = await exec.inspect();
       assert.equal(x.Running, false);
       assert.equal(x.ExitCode, i + 4);
+      if (i === 0) {
+        // a second start (not this gateway's fresh exec any more): refused, as dockerd, "has already run"
+        const again = await exec.start({}).then(async (st) => demux(await collect(st)).stderr, (e: Error) => e.message);
+        assert.match(again, /has already run/);
+      }
     }
     // with stdin (testcontainers' form: hijack + stdin)
     const cat = await c.exec({ Cmd: ['cat'], AttachStdin: true, AttachStdout: true, AttachStderr: true });

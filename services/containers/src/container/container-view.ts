@@ -28,7 +28,8 @@ export function toContainerView(s: ContainerState, version = 0): ContainerView {
     exitCount: s.exitCount,
     stoppedByUser: s.stoppedByUser,
     logPath: s.logPath,
-    execIds: Object.values(s.execs).filter((e) => !e.healthcheck).map((e) => e.id),
+    // As dockerd: an exec leaves the container's ExecIDs when it exits (it stays inspectable by id).
+    execIds: Object.values(s.execs).filter((e) => !e.healthcheck && e.exitCode === null).map((e) => e.id),
     version,
   };
 }

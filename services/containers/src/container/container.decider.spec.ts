@@ -1,7 +1,8 @@
-import { type ContainerCreatedData, type ContainerEvent, type DomainError, ErrorCode, ZERO_TIME } from '@berth/contracts';
+import { type ContainerCreatedData, type ContainerEvent, type DomainError, ErrorCode, type ExecView, ZERO_TIME } from '@berth/contracts';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type ContainerCommand, decide, fold } from './container.decider';
+import { type ContainerCommand, decide, EXITED_EXECS_KEPT, fold } from './container.decider';
+import { toContainerView } from './container-view';
 
 const data = (over: Partial<ContainerCreatedData> = {}): ContainerCreatedData => ({
   id: 'a'.repeat(64),
@@ -69,5 +70,28 @@ describe('container decider', () => {
     const events = given({ type: 'Create', data: data() }, { type: 'BeginRemoval', force: false }, { type: 'RecordRemoved' });
     assert.deepEqual(events.map((e) => e.type), ['ContainerCreated', 'ContainerRemovalStarted', 'ContainerRemoved']);
     assert.equal(fold(events), null);
+  });
+
+  it('an exited exec leaves ExecIDs but stays inspectable; only the newest exited execs are kept', () => {
+    const exec = (n: number): ExecView => ({
+      id: `e${n}`, containerId: 'a'.repeat(64), running: false, exitCode: null, pid: 0, openStdin: false, openStdout: true,
+      openStderr: true, tty: false, privileged: false, user: '', entrypoint: 'true', arguments: [], workingDir: '', env: [], detachKeys: '',
+    });
+    const run = (n: number): ContainerCommand[] => [
+      { type: 'CreateExec', exec: exec(n) },
+      { type: 'RecordExecStarted', execId: `e${n}`, pid: 100 + n },
+      { type: 'RecordExecExited', execId: `e${n}`, exitCode: n % 2 },
+    ];
+    const base = given({ type: 'Create', data: data() }, started, { type: 'CreateExec', exec: exec(0) });
+    assert.deepEqual(toContainerView(fold(base)!).execIds, ['e0'], 'created, not started: listed');
+    const commands = Array.from({ length: EXITED_EXECS_KEPT + 3 }, (_, i) => run(i + 1)).flat();
+    const events = commands.reduce<ContainerEvent[]>((acc, c) => [...acc, ...decide(c, fold(acc))], base);
+    const s = fold(events)!;
+    assert.deepEqual(toContainerView(s).execIds, ['e0'], 'exited execs are not listed');
+    assert.equal(Object.values(s.execs).filter((e) => e.exitCode !== null).length, EXITED_EXECS_KEPT);
+    assert.equal(s.execs.e1, undefined, 'the oldest exit went');
+    assert.equal(s.execs[`e${EXITED_EXECS_KEPT + 3}`]!.exitCode, (EXITED_EXECS_KEPT + 3) % 2);
+    assert.ok(s.execs.e0, 'a created exec is never dropped');
+    assert.deepEqual(decide({ type: 'RecordExecExited', execId: 'e1', exitCode: 0 }, s), [], 'a redelivered exit of a dropped exec');
   });
 });

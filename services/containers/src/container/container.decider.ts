@@ -350,9 +350,24 @@ export function evolve(maybe: MaybeContainer, event: ContainerEvent): MaybeConta
         const { [e.id]: _done, ...rest } = s.execs;
         return { ...s, execs: rest };
       }
-      return e ? { ...s, execs: { ...s.execs, [e.id]: { ...e, running: false, exitCode: event.data.exitCode } } } : s;
+      return e ? { ...s, execs: keepRecentExits({ ...s.execs, [e.id]: { ...e, running: false, exitCode: event.data.exitCode } }) } : s;
     }
   }
+}
+
+/**
+ * How many exited execs a container keeps for `GET /exec/{id}/json`. dockerd keeps them in memory
+ * until the container goes; here they are part of the container's state, which every append writes
+ * whole, so a container exec'd in a loop would make each append (and inspect) grow without end.
+ */
+export const EXITED_EXECS_KEPT = 16;
+
+/** Drops the oldest exited execs past EXITED_EXECS_KEPT (keys keep their creation order). */
+function keepRecentExits(execs: Record<string, ExecView>): Record<string, ExecView> {
+  const exited = Object.values(execs).filter((e) => !e.running && e.exitCode !== null);
+  if (exited.length <= EXITED_EXECS_KEPT) return execs;
+  const drop = new Set(exited.slice(0, exited.length - EXITED_EXECS_KEPT).map((e) => e.id));
+  return Object.fromEntries(Object.entries(execs).filter(([k]) => !drop.has(k)));
 }
 
 export const initialContainerState: MaybeContainer = null;

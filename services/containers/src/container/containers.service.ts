@@ -10,6 +10,7 @@ import {
   type CreateContainerRequest,
   DomainError,
   ErrorCode,
+  type ExecCreateReply,
   type ExecCreateRequest,
   type ExecPrepareReply,
   type ExecView,
@@ -915,7 +916,7 @@ export class ContainersService implements BeforeApplicationShutdown {
 
   // ---- exec --------------------------------------------------------------------------------------
 
-  async execCreate(req: ExecCreateRequest, actor: Actor | null = null): Promise<{ id: string }> {
+  async execCreate(req: ExecCreateRequest, actor: Actor | null = null): Promise<ExecCreateReply> {
     const c = this.registry.resolve(req.id);
     if (!req.cmd?.length) throw invalid('No exec command specified');
     const execId = randomBytes(32).toString('hex');
@@ -951,7 +952,7 @@ export class ContainersService implements BeforeApplicationShutdown {
       this.execReady.delete(execId);
       throw e;
     }
-    return { id: execId };
+    return c.status === 'running' ? { id: execId, prepared: { exec, attachSocket: this.paths(c.id).exec(execId).attachSocket } } : { id: execId };
   }
 
   private spawnExec(container: ContainerState, exec: ExecView, tty: boolean): Promise<number> {
@@ -982,7 +983,8 @@ export class ContainersService implements BeforeApplicationShutdown {
   async execPrepare(execId: string, tty?: boolean): Promise<ExecPrepareReply> {
     const { container, execId: id } = this.registry.findExec(execId);
     const exec = container.execs[id]!;
-    if (exec.running || exec.exitCode !== null) throw conflict(`Error: Exec command ${id} is already running`);
+    if (exec.exitCode !== null) throw conflict(`Error: Exec command ${id} has already run`);
+    if (exec.running) throw conflict(`Error: Exec command ${id} is already running`);
     if (container.status !== 'running') throw conflict(`container ${container.id} is not running`);
     // Spawned at create (with the create's Tty, which is what Docker runs with); if that failed, again here.
     const prepared = this.execReady.get(id);

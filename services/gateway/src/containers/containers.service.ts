@@ -7,6 +7,7 @@ import {
   type CreateContainerRequest,
   DomainError,
   ErrorCode,
+  type ExecCreateReply,
   type ExecPrepareReply,
   type ExecView,
   ImagePatterns,
@@ -435,7 +436,7 @@ export class ContainersService {
     };
     const cmd = strs('Cmd');
     if (!cmd?.length) throw invalid('No exec command specified');
-    const reply = await this.rpc.request<{ id: string }>(ContainerPatterns.execCreate, {
+    const reply = await this.rpc.request<ExecCreateReply>(ContainerPatterns.execCreate, {
       id,
       cmd,
       env: strs('Env'),
@@ -448,7 +449,24 @@ export class ContainersService {
       attachStderr: !!b.AttachStderr,
       detachKeys: typeof b.DetachKeys === 'string' ? b.DetachKeys : undefined,
     });
+    if (reply.prepared) {
+      if (this.freshExecs.size >= 1000) this.freshExecs.delete(this.freshExecs.keys().next().value!);
+      this.freshExecs.set(reply.id, { prepared: reply.prepared, at: Date.now() });
+    }
     return { Id: reply.id };
+  }
+
+  /**
+   * Execs this gateway created, with where their shims listen (spawned at create), until their first
+   * start takes them (for FRESH_MS): that start connects to the shim before any round trip, where
+   * `exec-prepare` would ask the service first. Taken once: a second start asks as before (409).
+   */
+  private readonly freshExecs = new Map<string, { prepared: ExecPrepareReply; at: number }>();
+
+  takeFreshExec(execId: string): ExecPrepareReply | undefined {
+    const e = this.freshExecs.get(execId);
+    this.freshExecs.delete(execId);
+    return e && Date.now() - e.at <= FRESH_MS ? e.prepared : undefined;
   }
 
   execPrepare(execId: string, tty?: boolean) {

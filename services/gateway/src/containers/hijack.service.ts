@@ -1,4 +1,4 @@
-import { type AttachReply, DomainError, invalid } from '@berth/contracts';
+import { type AttachReply, DomainError, type ExecPrepareReply, type ExecView, invalid } from '@berth/contracts';
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -163,19 +163,27 @@ export class HijackService implements OnModuleInit {
   /** `POST /exec/{id}/start`. */
   async execStart(execId: string, body: unknown, socket: Duplex, head: Buffer, upgrade: boolean): Promise<void> {
     const b = (body && typeof body === 'object' ? body : {}) as { Detach?: boolean; Tty?: boolean };
-    const prepared = await this.containers.execPrepare(execId, typeof b.Tty === 'boolean' ? b.Tty : undefined);
+    const bodyTty = typeof b.Tty === 'boolean' ? b.Tty : undefined;
+    const streams = (e: ExecView) => ({ stdin: e.openStdin, stdout: e.openStdout, stderr: e.openStderr });
+    // An exec this gateway just created: its shim (spawned at create, with the create's Tty) is most
+    // likely listening by now, so connect first and skip exec-prepare's round trip; if it is not (still
+    // spawning, or the spawn failed), exec-prepare waits for it or spawns it again, as without. A start
+    // naming another Tty than the create's takes exec-prepare's path too (nothing new for it here).
+    const fresh = this.containers.takeFreshExec(execId);
+    let attached: { prepared: ExecPrepareReply; shim: Awaited<ReturnType<typeof connectShim>> } | undefined;
+    if (fresh && !b.Detach && (bodyTty === undefined || bodyTty === fresh.exec.tty)) {
+      const shim = await connectShim(fresh.attachSocket, streams(fresh.exec)).catch(() => undefined);
+      if (shim) attached = { prepared: fresh, shim };
+    }
+    const prepared = attached?.prepared ?? (await this.containers.execPrepare(execId, bodyTty));
     const exec = prepared.exec;
-    const tty = typeof b.Tty === 'boolean' ? b.Tty : exec.tty;
+    const tty = bodyTty ?? exec.tty;
     if (b.Detach) {
       await this.containers.execRun(exec.id);
       socket.end(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 0\r\n\r\n`);
       return;
     }
-    const { shim, rest } = await connectShim(prepared.attachSocket, {
-      stdin: exec.openStdin,
-      stdout: exec.openStdout,
-      stderr: exec.openStderr,
-    });
+    const { shim, rest } = attached?.shim ?? (await connectShim(prepared.attachSocket, streams(exec)));
     socket.write(hijackHead(upgrade, tty));
     const done = bridge(socket, shim, rest, {
       tty,
