@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { lstatSync, mkdtempSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -22,5 +22,15 @@ describe('ensureInitLayer', () => {
     assert.equal(ensureInitLayer(tmp), dir);
     assert.equal(lstatSync(join(dir, '.dockerenv')).ino, made, 'not made again');
     assert.deepEqual(readdirSync(join(tmp, 'init-layer')), ['v1'], 'no temporary dir left');
+  });
+
+  it("sweeps what a crash while building left, not another executor's build under way", () => {
+    const root = join(tmp, 'init-layer');
+    mkdirSync(join(root, '.tmp-crashed', 'etc'), { recursive: true });
+    const old = new Date(Date.now() - 120_000);
+    utimesSync(join(root, '.tmp-crashed'), old, old);
+    mkdirSync(join(root, '.tmp-building'));
+    ensureInitLayer(tmp);
+    assert.deepEqual(readdirSync(root).sort(), ['.tmp-building', 'v1']);
   });
 });

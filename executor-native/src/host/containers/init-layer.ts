@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 
@@ -32,6 +32,7 @@ export function initLayerRoot(dataRoot: string): string {
 export function ensureInitLayer(dataRoot: string): string {
   const root = initLayerRoot(dataRoot);
   const dir = join(root, `v${INIT_LAYER_VERSION}`);
+  sweepTmp(root);
   if (existsSync(dir)) return dir;
   mkdirSync(root, { recursive: true, mode: 0o700 });
   const tmp = join(root, `.tmp-${randomBytes(6).toString('hex')}`);
@@ -54,4 +55,23 @@ export function ensureInitLayer(dataRoot: string): string {
     if (!existsSync(dir)) throw e;
   }
   return dir;
+}
+
+/** What a crash while building left (`.tmp-*`), unless it is younger than a minute (another executor's build). */
+function sweepTmp(root: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(root);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    if (!n.startsWith('.tmp-')) continue;
+    const p = join(root, n);
+    try {
+      if (Date.now() - lstatSync(p).mtimeMs > 60_000) rmSync(p, { recursive: true, force: true });
+    } catch {
+      // gone already
+    }
+  }
 }
