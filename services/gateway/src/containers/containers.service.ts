@@ -480,12 +480,24 @@ export class ContainersService {
   async execWait(execId: string): Promise<ExecView> {
     for (;;) {
       const v = await this.rpc.request<ExecView>(ContainerPatterns.execWait, { execId }, { timeoutMs: LONG_POLL_MS });
-      if (v.exitCode !== null) return v;
+      if (v.exitCode !== null) {
+        if (this.exitedExecs.size >= 1000) this.exitedExecs.delete(this.exitedExecs.keys().next().value!);
+        this.exitedExecs.set(execId, { view: v, at: Date.now() });
+        return v;
+      }
     }
   }
 
+  /**
+   * Execs whose exit this gateway saw recorded (exec-wait, before their stream closed), for FRESH_MS:
+   * the CLI's `GET /exec/{id}/json` that follows is answered without a round trip. An exited exec
+   * never changes again.
+   */
+  private readonly exitedExecs = new Map<string, { view: ExecView; at: number }>();
+
   async execInspect(execId: string) {
-    const e = await this.rpc.request<ExecView>(ContainerPatterns.execInspect, { execId });
+    const seen = this.exitedExecs.get(execId);
+    const e = seen && Date.now() - seen.at <= FRESH_MS ? seen.view : await this.rpc.request<ExecView>(ContainerPatterns.execInspect, { execId });
     return {
       ID: e.id,
       Running: e.running,
