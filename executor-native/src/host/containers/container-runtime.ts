@@ -80,10 +80,10 @@ const readJson = <T>(path: string): T | null => {
   }
 };
 
-/** readJson off the event loop (the hot paths: exec create/start, exit reporting). */
 /** What exec reads of its container's config.json. */
 type RunConfig = { process: Record<string, unknown>; linux: { seccomp: string | null } };
 
+/** readJson off the event loop (the hot paths: exec create/start, exit reporting). */
 const readJsonAsync = async <T>(path: string): Promise<T | null> => {
   try {
     return JSON.parse(await readFile(path, 'utf8')) as T;
@@ -288,6 +288,16 @@ export class ContainerRuntime {
   private async writeState(path: string, content: string): Promise<void> {
     if (this.stateInMemory) writeFileSync(path, content);
     else await writeFile(path, content);
+  }
+
+  /** A JSON file in a state dir, null when missing or malformed (see stateInMemory). */
+  private readState<T>(path: string): Promise<T | null> {
+    return this.stateInMemory ? Promise.resolve(readJson<T>(path)) : readJsonAsync<T>(path);
+  }
+
+  /** Whether a path in a state dir exists (see stateInMemory). */
+  private stateExists(path: string): Promise<boolean> {
+    return this.stateInMemory ? Promise.resolve(existsSync(path)) : exists(path);
   }
 
   create({ id, spec, layerDirs }: ContainerCreatePayload) {
@@ -784,13 +794,11 @@ export class ContainerRuntime {
     const pid = this.live.get(containerId);
     const { p, st } = pid ? { p: this.paths(containerId), st: { pid } } : await this.runningClient(containerId);
     const x = p.exec(execId);
-    const [paused, taken, container] = this.stateInMemory
-      ? [existsSync(join(p.stateDir, 'paused')), existsSync(x.stateDir), readJson<RunConfig>(p.configJson) ?? (await readJsonAsync<RunConfig>(p.legacyConfigJson))]
-      : await Promise.all([
-          exists(join(p.stateDir, 'paused')),
-          exists(x.stateDir),
-          readJsonAsync<RunConfig>(p.configJson).then((c) => c ?? readJsonAsync<RunConfig>(p.legacyConfigJson)),
-        ]);
+    const [paused, taken, container] = await Promise.all([
+      this.stateExists(join(p.stateDir, 'paused')),
+      this.stateExists(x.stateDir),
+      this.readState<RunConfig>(p.configJson).then((c) => c ?? readJsonAsync<RunConfig>(p.legacyConfigJson)),
+    ]);
     if (paused) throw conflict(`Container ${containerId} is paused, unpause the container before exec`);
     if (taken) throw conflict(`exec ${execId} already exists`);
     if (!container) throw new DomainError(ErrorCode.Internal, `container ${containerId}: config.json missing`);
@@ -839,7 +847,7 @@ export class ContainerRuntime {
     const x = this.paths(containerId).exec(execId);
     const cached = this.execsCreated.get(x.stateDir);
     this.execsCreated.delete(x.stateDir);
-    const run = cached ?? (await readJsonAsync<RunInfo>(join(x.stateDir, 'run.json')));
+    const run = cached ?? (await this.readState<RunInfo>(join(x.stateDir, 'run.json')));
     if (!run) throw notFound(`No such exec instance: ${execId}`);
     let started: { pid: number; startedAt: string };
     try {

@@ -952,7 +952,8 @@ export class ContainersService implements BeforeApplicationShutdown {
       this.execReady.delete(execId);
       throw e;
     }
-    return c.status === 'running' ? { id: execId, prepared: { exec, attachSocket: this.paths(c.id).exec(execId).attachSocket } } : { id: execId };
+    // the spawn's attach socket, for the start that follows (see the gateway's execStart)
+    return this.execReady.has(execId) ? { id: execId, prepared: { exec, attachSocket: this.paths(c.id).exec(execId).attachSocket } } : { id: execId };
   }
 
   private spawnExec(container: ContainerState, exec: ExecView, tty: boolean): Promise<number> {

@@ -33,6 +33,7 @@ import { GATEWAY_CONFIG } from '../config';
 import type { Filters } from '../http/query-params';
 import { parseCreateBody, statusStableUntil, toContainerInspect, toContainerSummary } from './container.mapper';
 import { ImageResolveCache } from '../images/image-resolve.cache';
+import { RecentMap } from './recent-map';
 
 /** Long polls (wait, exec wait) are re-asked after this; the service answers `pending` before it. */
 const LONG_POLL_MS = 6 * 60_000;
@@ -60,7 +61,6 @@ export interface FreshContainer {
   readonly id: string;
   readonly tty: boolean;
   readonly openStdin: boolean;
-  readonly at: number;
 }
 
 /** Container use cases at the API edge: orchestrate create, translate views to Docker's JSON. */
@@ -121,7 +121,7 @@ export class ContainersService {
       volumeMountpoints,
     };
     const reply = await this.rpc.request<CreateContainerReply>(ContainerPatterns.create, request, { timeoutMs: LONG_MS });
-    this.rememberFresh({ id: reply.id, tty: !!config.Tty, openStdin: !!config.OpenStdin, at: Date.now() });
+    this.fresh.put(reply.id, { id: reply.id, tty: !!config.Tty, openStdin: !!config.OpenStdin });
     return { Id: reply.id, Warnings: reply.warnings ?? [] };
   }
 
@@ -130,18 +130,10 @@ export class ContainersService {
    * FRESH_MS): `docker run`'s attach and wait on them answer before any round trip (a never-started
    * container has no exits yet; the attach is still recorded, and its start waits for it to connect).
    */
-  private readonly fresh = new Map<string, FreshContainer>();
-
-  private rememberFresh(c: FreshContainer): void {
-    if (this.fresh.size >= 1000) this.fresh.delete(this.fresh.keys().next().value!);
-    this.fresh.set(c.id, c);
-  }
+  private readonly fresh = new RecentMap<FreshContainer>(FRESH_MS);
 
   freshContainer(ref: string): FreshContainer | undefined {
-    const c = this.fresh.get(ref);
-    if (!c || Date.now() - c.at <= FRESH_MS) return c;
-    this.fresh.delete(ref);
-    return undefined;
+    return this.fresh.get(ref);
   }
 
   /** Before a start, rename or removal of `ref` (a full id, a prefix or a name): no longer fresh. */
@@ -449,10 +441,7 @@ export class ContainersService {
       attachStderr: !!b.AttachStderr,
       detachKeys: typeof b.DetachKeys === 'string' ? b.DetachKeys : undefined,
     });
-    if (reply.prepared) {
-      if (this.freshExecs.size >= 1000) this.freshExecs.delete(this.freshExecs.keys().next().value!);
-      this.freshExecs.set(reply.id, { prepared: reply.prepared, at: Date.now() });
-    }
+    if (reply.prepared) this.freshExecs.put(reply.id, reply.prepared);
     return { Id: reply.id };
   }
 
@@ -461,12 +450,10 @@ export class ContainersService {
    * start takes them (for FRESH_MS): that start connects to the shim before any round trip, where
    * `exec-prepare` would ask the service first. Taken once: a second start asks as before (409).
    */
-  private readonly freshExecs = new Map<string, { prepared: ExecPrepareReply; at: number }>();
+  private readonly freshExecs = new RecentMap<ExecPrepareReply>(FRESH_MS);
 
   takeFreshExec(execId: string): ExecPrepareReply | undefined {
-    const e = this.freshExecs.get(execId);
-    this.freshExecs.delete(execId);
-    return e && Date.now() - e.at <= FRESH_MS ? e.prepared : undefined;
+    return this.freshExecs.take(execId);
   }
 
   execPrepare(execId: string, tty?: boolean) {
@@ -481,8 +468,7 @@ export class ContainersService {
     for (;;) {
       const v = await this.rpc.request<ExecView>(ContainerPatterns.execWait, { execId }, { timeoutMs: LONG_POLL_MS });
       if (v.exitCode !== null) {
-        if (this.exitedExecs.size >= 1000) this.exitedExecs.delete(this.exitedExecs.keys().next().value!);
-        this.exitedExecs.set(execId, { view: v, at: Date.now() });
+        this.exitedExecs.put(execId, v);
         return v;
       }
     }
@@ -493,11 +479,10 @@ export class ContainersService {
    * the CLI's `GET /exec/{id}/json` that follows is answered without a round trip. An exited exec
    * never changes again.
    */
-  private readonly exitedExecs = new Map<string, { view: ExecView; at: number }>();
+  private readonly exitedExecs = new RecentMap<ExecView>(FRESH_MS);
 
   async execInspect(execId: string) {
-    const seen = this.exitedExecs.get(execId);
-    const e = seen && Date.now() - seen.at <= FRESH_MS ? seen.view : await this.rpc.request<ExecView>(ContainerPatterns.execInspect, { execId });
+    const e = this.exitedExecs.get(execId) ?? (await this.rpc.request<ExecView>(ContainerPatterns.execInspect, { execId }));
     return {
       ID: e.id,
       Running: e.running,

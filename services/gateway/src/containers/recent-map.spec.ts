@@ -1,0 +1,24 @@
+import assert from 'node:assert/strict';
+import { describe, it, mock } from 'node:test';
+import { RecentMap } from './recent-map';
+
+describe('RecentMap', () => {
+  it('keeps entries for ttlMs, at most max of them (oldest out), take forgets', () => {
+    mock.timers.enable({ apis: ['Date'], now: 1_000 });
+    try {
+      const m = new RecentMap<number>(100, 2);
+      m.put('a', 1);
+      m.put('b', 2);
+      m.put('c', 3);
+      assert.equal(m.get('a'), undefined, 'the oldest went');
+      assert.equal(m.get('b'), 2);
+      assert.equal(m.take('b'), 2);
+      assert.equal(m.get('b'), undefined);
+      mock.timers.tick(101);
+      assert.equal(m.get('c'), undefined, 'expired');
+      assert.equal(m.size, 0);
+    } finally {
+      mock.timers.reset();
+    }
+  });
+});
