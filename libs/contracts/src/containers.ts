@@ -23,6 +23,8 @@ export const ContainerPatterns = {
   unpause: 'containers.unpause',
   /** Long poll: answers when the condition is met (the caller passes a long timeout and retries). */
   wait: 'containers.wait',
+  /** Ends the named waits (their clients left) with `pending`: { waitIds } */
+  waitCancel: 'containers.wait-cancel',
   remove: 'containers.remove',
   rename: 'containers.rename',
   update: 'containers.update',
@@ -278,6 +280,11 @@ export interface WaitContainerRequest extends ContainerRefRequest {
   readonly condition: WaitCondition;
   /** next-exit: the exitCount seen when the wait began (so a retried long poll keeps its meaning) */
   readonly afterExitCount?: number;
+  /** names this long poll for `waitCancel` (the gateway cancels it when its client leaves) */
+  readonly waitId?: string;
+}
+export interface CancelWaitsRequest {
+  readonly waitIds: readonly string[];
 }
 export interface WaitContainerReply {
   readonly statusCode: number;

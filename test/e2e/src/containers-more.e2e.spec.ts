@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import http from 'node:http';
 import { randomSuffix } from '@berth/testing';
+import { RedisRpcClient } from '@berth/messaging';
+import { ContainerPatterns, type WaitContainerReply } from '@berth/contracts';
 import { dockerCommand, run, type RunningBerth } from './harness';
 import { withBerthAndBusybox } from './busybox';
 
@@ -173,6 +175,42 @@ describe('more containers through the docker CLI', { timeout: 900_000 }, () => {
     assert.match(r2.out, /read escape sequence/);
     assert.equal(await inspect('{{.State.Running}}', c), 'true');
     await berth.docker(['rm', '-f', c]);
+  });
+
+  test("a wait whose client left ends at the service (run -d's, logs -f's): cancelled by id, even before it arrives", async () => {
+    const c = name('waitcancel');
+    await berth.docker(['run', '-d', '--name', c, '--network', 'none', image, 'sleep', '300']);
+    const id = await inspect('{{.Id}}', c);
+    // `docker run -d` and an interrupted `logs -f` leave their waits behind: the gateway cancels them.
+    const logs = spawn(dockerCommand, ['-H', `unix://${berth.socket}`, 'logs', '-f', c], { env: berth.env, stdio: 'ignore' });
+    await sleep(500);
+    logs.kill('SIGINT');
+    const client = new RedisRpcClient({ redisUrl: String(berth.config.redis), namespace: String(berth.config.namespace), defaultTimeoutMs: 30_000 });
+    try {
+      const ask = (waitId: string) =>
+        client.request<WaitContainerReply>(ContainerPatterns.wait, { id, condition: 'next-exit', waitId }, { timeoutMs: 60_000 });
+      // A running container's next exit: the long poll stays until cancelled, then answers `pending`.
+      let answered = false;
+      const waiting = ask('e2e-wait-1').then((r) => ((answered = true), r));
+      await sleep(500);
+      assert.equal(answered, false, 'a wait for the next exit of a running container answered at once');
+      await client.request(ContainerPatterns.waitCancel, { waitIds: ['e2e-wait-1'] });
+      assert.deepEqual(await waiting, { statusCode: -1, error: null, pending: true });
+      // A cancel that overtakes its wait ends the wait as it arrives.
+      await client.request(ContainerPatterns.waitCancel, { waitIds: ['e2e-wait-2'] });
+      assert.deepEqual(await ask('e2e-wait-2'), { statusCode: -1, error: null, pending: true });
+      // Malformed cancels change nothing and fail nothing.
+      await client.request(ContainerPatterns.waitCancel, { waitIds: 'x' });
+      await client.request(ContainerPatterns.waitCancel, {});
+      // The CLI's own wait still works: it answers at the exit.
+      const wait = berth.docker(['wait', c]);
+      await sleep(300);
+      await berth.docker(['kill', c]);
+      assert.equal((await wait).trim(), '137');
+    } finally {
+      await client.close();
+      await berth.docker(['rm', '-f', c]);
+    }
   });
 
   test('container prune removes stopped and created containers only', async () => {

@@ -22,6 +22,7 @@ import {
   SystemPatterns,
   type UpdateContainerRequest,
   type WaitContainerRequest,
+  type CancelWaitsRequest,
 } from '@berth/contracts';
 import { Controller } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
@@ -97,6 +98,11 @@ export class ContainersController {
   @MessagePattern(ContainerPatterns.wait)
   wait(@Payload() req: WaitContainerRequest) {
     return this.containers.wait(req);
+  }
+
+  @MessagePattern(ContainerPatterns.waitCancel)
+  cancelWaits(@Payload() req: CancelWaitsRequest): void {
+    this.containers.cancelWaits(req);
   }
 
   @MessagePattern(ContainerPatterns.remove)

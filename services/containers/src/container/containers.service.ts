@@ -28,6 +28,7 @@ import {
   type UpdateContainerRequest,
   type WaitContainerReply,
   type WaitContainerRequest,
+  type CancelWaitsRequest,
 } from '@berth/contracts';
 import type { BerthConfig } from '@berth/config';
 import { BERTH_CONFIG } from '@berth/service-kit';
@@ -51,6 +52,8 @@ const WAIT_POLL_MS = 5 * 60_000;
 /** none/host leases are recorded this long after the start or removal that queued them (see queueLease). */
 const LEASE_DELAY_MS = 30;
 
+/** How many waitIds cancelled before their wait arrived are remembered. */
+const CANCELLED_WAITS_MAX = 1000;
 /** How many removed containers' last exits wait() remembers. */
 const RECENTLY_REMOVED_MAX = 1000;
 /** A runtime the model does not know is swept at boot only when nothing touched it for this long. */
@@ -88,6 +91,10 @@ export class ContainersService implements BeforeApplicationShutdown {
   private readonly networkDown = new Map<string, Promise<void>>();
   /** full id -> the last exit of containers removed lately (oldest first, bounded) */
   private readonly recentlyRemoved = new Map<string, WaitContainerReply>();
+  /** the long polls a `waitCancel` can end, by the gateway's waitId */
+  private readonly waits = new Map<string, () => void>();
+  /** waitIds cancelled before their wait arrived (the newest CANCELLED_WAITS_MAX) */
+  private readonly cancelledWaits = new Map<string, true>();
   /**
    * exec id -> its shim spawning since exec create: the pid its process has while it waits before
    * execve (exec start's prepare waits for it, its run records it and takes the entry)
@@ -705,7 +712,7 @@ export class ContainersService implements BeforeApplicationShutdown {
     if (now && req.condition !== 'removed') return now;
     return new Promise<WaitContainerReply>((resolve) => {
       let last = c;
-      const done = (reply: WaitContainerReply) => {
+      let done = (reply: WaitContainerReply) => {
         clearTimeout(timer);
         off();
         resolve(reply);
@@ -718,7 +725,33 @@ export class ContainersService implements BeforeApplicationShutdown {
         if (r) done(r);
       });
       const timer = setTimeout(() => done({ statusCode: -1, error: null, pending: true }), WAIT_POLL_MS);
+      const waitId = req.waitId;
+      if (waitId === undefined) return;
+      if (this.cancelledWaits.delete(waitId)) return done({ statusCode: -1, error: null, pending: true });
+      const cancel = () => done({ statusCode: -1, error: null, pending: true });
+      this.waits.set(waitId, cancel);
+      const resolved = done;
+      done = (reply) => {
+        if (this.waits.get(waitId) === cancel) this.waits.delete(waitId);
+        resolved(reply);
+      };
     });
+  }
+
+  /**
+   * The gateway's clients of these waits left (a detached `docker run` leaves its wait behind as soon as
+   * its start is answered): each ends now with `pending`, rather than holding a long poll for minutes. An
+   * id not waiting yet is remembered for a while, so a cancel that overtakes its wait still ends it.
+   */
+  cancelWaits({ waitIds }: CancelWaitsRequest): void {
+    for (const id of Array.isArray(waitIds) ? waitIds : []) {
+      const cancel = this.waits.get(id);
+      if (cancel) cancel();
+      else if (typeof id === 'string') {
+        this.cancelledWaits.set(id, true);
+        if (this.cancelledWaits.size > CANCELLED_WAITS_MAX) this.cancelledWaits.delete(this.cancelledWaits.keys().next().value!);
+      }
+    }
   }
 
   // ---- remove / rename / update / prune ----------------------------------------------------------

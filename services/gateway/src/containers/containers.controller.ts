@@ -228,7 +228,7 @@ export class ContainersController {
     const sink = responseSink(req, res);
     try {
       // Sent before the client can have the headers (so before its start): the service sees the wait first.
-      const reply = await this.containers.wait(target, condition, () => sink.closed);
+      const reply = await this.containers.wait(target, condition, sink);
       if (!sink.closed) res.end(`${JSON.stringify({ Error: reply.error ? { Message: reply.error } : null, StatusCode: reply.statusCode })}\n`);
     } catch (e) {
       const err = DomainError.from(e);
@@ -295,7 +295,7 @@ export class ContainersController {
         reader.close();
       }
       if (follower && !sink.closed && !reader.stopped) {
-        const exit = () => this.containers.wait(view, 'not-running', () => sink.closed);
+        const exit = () => this.containers.wait(view, 'not-running', sink);
         await followLog(follower, wake, watching, query.untilNano, exit, sink, write, res);
       }
     } finally {

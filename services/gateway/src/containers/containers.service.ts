@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import {
   containerPaths,
   type AttachReply,
@@ -38,6 +39,14 @@ import { RecentMap } from './recent-map';
 /** Long polls (wait, exec wait) are re-asked after this; the service answers `pending` before it. */
 const LONG_POLL_MS = 6 * 60_000;
 const LONG_MS = 120_000;
+/** how long cancelled waits are gathered before one `waitCancel` carries them */
+const WAIT_CANCEL_DELAY_MS = 1000;
+
+/** The client of a wait: whether it left, and a hook for when it does. */
+export interface WaitClient {
+  readonly closed: boolean;
+  onClose(listener: () => void): void;
+}
 /** distinct list queries (all, limit, filters) kept */
 const LIST_CACHE_KEYS = 32;
 
@@ -82,6 +91,10 @@ export class ContainersService {
   private readonly endpointsOf = new Map<string, { net: string; endpoints: NetworkEndpoint[] }>();
   /** reference -> inspect body, for the (containers, network) generations it was built at */
   private readonly inspectCache = new Map<string, { gen: string; net: string; body: ReturnType<typeof toContainerInspect> }>();
+
+  /** waits whose clients left, for the next `waitCancel` */
+  private readonly waitCancels: string[] = [];
+  private waitCancelTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly rpc: RpcClient,
@@ -354,17 +367,45 @@ export class ContainersService {
     return { Warnings: reply.warnings?.length ? reply.warnings : null };
   }
 
-  /** Long poll until the condition holds; `closed()` stops asking when the client left. */
-  async wait(ref: string | { id: string; exitCount: number }, condition: WaitCondition, closed: () => boolean): Promise<WaitContainerReply> {
+  /**
+   * Long poll until the condition holds. When the client leaves first (a detached `docker run` leaves
+   * as soon as its start is answered), the service's long poll is cancelled (see cancelWait) and no
+   * more are asked.
+   */
+  async wait(ref: string | { id: string; exitCount: number }, condition: WaitCondition, client: WaitClient): Promise<WaitContainerReply> {
     const start = typeof ref === 'string' ? await this.view(ref) : ref;
-    for (;;) {
-      const reply = await this.rpc.request<WaitContainerReply>(
-        ContainerPatterns.wait,
-        { id: start.id, condition, afterExitCount: start.exitCount },
-        { timeoutMs: LONG_POLL_MS },
-      );
-      if (!reply.pending || closed()) return reply;
+    const waitId = randomUUID();
+    let waiting = true;
+    client.onClose(() => {
+      if (waiting) this.cancelWait(waitId);
+    });
+    try {
+      for (;;) {
+        const reply = await this.rpc.request<WaitContainerReply>(
+          ContainerPatterns.wait,
+          { id: start.id, condition, afterExitCount: start.exitCount, waitId },
+          { timeoutMs: LONG_POLL_MS },
+        );
+        if (!reply.pending || client.closed) return reply;
+      }
+    } finally {
+      waiting = false;
     }
+  }
+
+  /**
+   * Queues a wait whose client left; the queue goes to the service as one `waitCancel` a second later,
+   * so a burst of detached runs costs one request (after the burst), not one each.
+   */
+  private cancelWait(waitId: string): void {
+    this.waitCancels.push(waitId);
+    if (this.waitCancelTimer) return;
+    this.waitCancelTimer = setTimeout(() => {
+      this.waitCancelTimer = undefined;
+      const waitIds = this.waitCancels.splice(0);
+      this.rpc.request(ContainerPatterns.waitCancel, { waitIds }).catch(() => undefined); // the polls end by themselves later
+    }, WAIT_CANCEL_DELAY_MS);
+    this.waitCancelTimer.unref();
   }
 
   async prune(filters: Filters) {
