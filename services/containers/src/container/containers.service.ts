@@ -52,6 +52,8 @@ const WAIT_POLL_MS = 5 * 60_000;
 /** none/host leases are recorded this long after the start or removal that queued them (see queueLease). */
 const LEASE_DELAY_MS = 30;
 
+/** A long poll's answer when it ended without its condition (timed out, cancelled): the gateway may ask again. */
+const WAIT_PENDING: WaitContainerReply = { statusCode: -1, error: null, pending: true };
 /** How many waitIds cancelled before their wait arrived are remembered. */
 const CANCELLED_WAITS_MAX = 1000;
 /** How many removed containers' last exits wait() remembers. */
@@ -92,7 +94,7 @@ export class ContainersService implements BeforeApplicationShutdown {
   /** full id -> the last exit of containers removed lately (oldest first, bounded) */
   private readonly recentlyRemoved = new Map<string, WaitContainerReply>();
   /** the long polls a `waitCancel` can end, by the gateway's waitId */
-  private readonly waits = new Map<string, () => void>();
+  private readonly waits = new Map<string, (reply: WaitContainerReply) => void>();
   /** waitIds cancelled before their wait arrived (the newest CANCELLED_WAITS_MAX) */
   private readonly cancelledWaits = new Map<string, true>();
   /**
@@ -712,9 +714,11 @@ export class ContainersService implements BeforeApplicationShutdown {
     if (now && req.condition !== 'removed') return now;
     return new Promise<WaitContainerReply>((resolve) => {
       let last = c;
-      let done = (reply: WaitContainerReply) => {
+      const waitId = req.waitId;
+      const done = (reply: WaitContainerReply) => {
         clearTimeout(timer);
         off();
+        if (waitId !== undefined && this.waits.get(waitId) === done) this.waits.delete(waitId);
         resolve(reply);
       };
       const off = this.registry.onChange((state, events, before) => {
@@ -724,17 +728,10 @@ export class ContainersService implements BeforeApplicationShutdown {
         if (state) last = state;
         if (r) done(r);
       });
-      const timer = setTimeout(() => done({ statusCode: -1, error: null, pending: true }), WAIT_POLL_MS);
-      const waitId = req.waitId;
+      const timer = setTimeout(() => done(WAIT_PENDING), WAIT_POLL_MS);
       if (waitId === undefined) return;
-      if (this.cancelledWaits.delete(waitId)) return done({ statusCode: -1, error: null, pending: true });
-      const cancel = () => done({ statusCode: -1, error: null, pending: true });
-      this.waits.set(waitId, cancel);
-      const resolved = done;
-      done = (reply) => {
-        if (this.waits.get(waitId) === cancel) this.waits.delete(waitId);
-        resolved(reply);
-      };
+      if (this.cancelledWaits.delete(waitId)) done(WAIT_PENDING);
+      else this.waits.set(waitId, done);
     });
   }
 
@@ -745,8 +742,8 @@ export class ContainersService implements BeforeApplicationShutdown {
    */
   cancelWaits({ waitIds }: CancelWaitsRequest): void {
     for (const id of Array.isArray(waitIds) ? waitIds : []) {
-      const cancel = this.waits.get(id);
-      if (cancel) cancel();
+      const end = this.waits.get(id);
+      if (end) end(WAIT_PENDING);
       else if (typeof id === 'string') {
         this.cancelledWaits.set(id, true);
         if (this.cancelledWaits.size > CANCELLED_WAITS_MAX) this.cancelledWaits.delete(this.cancelledWaits.keys().next().value!);
