@@ -14,6 +14,7 @@ import { withBerthAndBusybox } from './busybox';
 const Docker = require('dockerode') as new (opts: { socketPath: string }) => DockerClient;
 
 interface ExecLike {
+  id: string;
   start(opts: Record<string, unknown>): Promise<Duplex>;
   inspect(): Promise<{ ExitCode: number | null; Running: boolean; ProcessConfig: { entrypoint: string } }>;
 }
@@ -104,9 +105,14 @@ describe('dockerode', { timeout: 600_000 }, () => {
       assert.equal(x.Running, false);
       assert.equal(x.ExitCode, i + 4);
       if (i === 0) {
-        // a second start (not this gateway's fresh exec any more): refused, as dockerd, "has already run"
-        const again = await exec.start({}).then(async (st) => demux(await collect(st)).stderr, (e: Error) => e.message);
-        assert.match(again, /has already run/);
+        // a second start (not this gateway's fresh exec any more): refused as dockerd refuses it, inside
+        // the taken-over stream (one stdout frame, then the end), not as an HTTP error
+        const again = demux(await collect(await exec.start({})));
+        assert.deepEqual(again, { stdout: `Error: Exec command ${exec.id} has already run\r\n`, stderr: '' });
+        // with a TTY named in the start: the same words, unframed
+        assert.equal((await collect(await exec.start({ Tty: true }))).toString(), `Error: Exec command ${exec.id} has already run\r\n`);
+        // a detached start: the error as the answer (409)
+        await assert.rejects(exec.start({ Detach: true }), (e: Error & { statusCode?: number }) => e.statusCode === 409 && /has already run/.test(e.message));
       }
     }
     // with stdin (testcontainers' form: hijack + stdin)
@@ -116,9 +122,10 @@ describe('dockerode', { timeout: 600_000 }, () => {
     duplex.end('piped-in\n');
     assert.equal(demux(await got).stdout, 'piped-in\n');
     assert.equal((await cat.inspect()).ExitCode, 0);
-    // detached
-    const bg = await c.exec({ Cmd: ['sh', '-c', 'exit 9'] });
+    // detached; started again while it runs: "is already running", in the stream
+    const bg = await c.exec({ Cmd: ['sh', '-c', 'sleep 1; exit 9'], AttachStdout: true, AttachStderr: true });
     await bg.start({ Detach: true });
+    assert.deepEqual(demux(await collect(await bg.start({}))), { stdout: `Error: Exec command ${bg.id} is already running\r\n`, stderr: '' });
     for (let i = 0; i < 100 && (await bg.inspect()).ExitCode === null; i++) await new Promise((r) => setTimeout(r, 100));
     assert.equal((await bg.inspect()).ExitCode, 9);
     await c.remove({ force: true });

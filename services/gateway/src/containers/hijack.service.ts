@@ -8,7 +8,7 @@ import { HttpServers } from '../http/http-servers';
 import { parseBool } from '../http/query-params';
 import { readLog } from './container-logs';
 import { ContainersService } from './containers.service';
-import { bridge, connectShim, hijackHead, parseDetachKeys, readUpgradeBody } from './hijack';
+import { bridge, connectShim, hijackHead, parseDetachKeys, readUpgradeBody, streamError } from './hijack';
 
 const ATTACH = /^\/containers\/([^/]+)\/attach$/;
 const EXEC_START = /^\/exec\/([^/]+)\/start$/;
@@ -175,7 +175,20 @@ export class HijackService implements OnModuleInit {
       const shim = await connectShim(fresh.attachSocket, streams(fresh.exec)).catch(() => undefined);
       if (shim) attached = { prepared: fresh, shim };
     }
-    const prepared = attached?.prepared ?? (await this.containers.execPrepare(execId, bodyTty));
+    let prepared: ExecPrepareReply;
+    try {
+      prepared = attached?.prepared ?? (await this.containers.execPrepare(execId, bodyTty));
+    } catch (e) {
+      // As dockerd: a start the exec's own state refuses (already running, has already run) is written
+      // into the hijacked stream after the 101, framed by the start's Tty; an unknown exec (404), a
+      // stopped container (dockerd has dropped its execs: 404 there too) or a detached start is
+      // answered with the error.
+      const err = DomainError.from(e);
+      if (b.Detach || statusForCode(err.code) !== 409 || !err.message.startsWith('Error: Exec command ')) throw e;
+      socket.write(hijackHead(upgrade, bodyTty ?? false));
+      socket.end(streamError(err.message, bodyTty ?? false));
+      return;
+    }
     const exec = prepared.exec;
     const tty = bodyTty ?? exec.tty;
     if (b.Detach) {
@@ -198,14 +211,7 @@ export class HijackService implements OnModuleInit {
     try {
       await this.containers.execRun(exec.id);
     } catch (e) {
-      const err = DomainError.from(e);
-      const msg = `${err.message}\r\n`;
-      if (!tty) {
-        const h = Buffer.alloc(8);
-        h[0] = 2;
-        h.writeUInt32BE(Buffer.byteLength(msg), 4);
-        socket.write(Buffer.concat([h, Buffer.from(msg)]));
-      } else socket.write(msg);
+      socket.write(streamError(DomainError.from(e).message, tty));
       shim.destroy();
       socket.end();
     }

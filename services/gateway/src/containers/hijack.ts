@@ -91,6 +91,19 @@ export function hijackHead(upgrade: boolean, tty: boolean, extra: Record<string,
   return `${lines.join('\r\n')}\r\n\r\n`;
 }
 
+/**
+ * An error told inside a hijacked stream, as dockerd writes it: `<message>\r\n`, as one stdout frame
+ * when the stream is multiplexed (no TTY), as is with one.
+ */
+export function streamError(message: string, tty: boolean): Buffer {
+  const text = Buffer.from(`${message}\r\n`);
+  if (tty) return text;
+  const head = Buffer.alloc(8);
+  head[0] = 1;
+  head.writeUInt32BE(text.length, 4);
+  return Buffer.concat([head, text]);
+}
+
 /** Pipes both ways until the shim closes (then the client) or the client goes away (then the shim). */
 export function bridge(client: Duplex, shim: Socket, rest: Buffer, opts: BridgeOptions): Promise<void> {
   return new Promise((resolve) => {
