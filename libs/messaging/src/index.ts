@@ -36,3 +36,4 @@ export * from './stream-consumer';
 export * from './in-process';
 export { redisOptionsFromUrl } from './redis-connection';
 export * from './line-stream';
+export * from './recent-map';

@@ -31,6 +31,7 @@ import {
   type CancelWaitsRequest,
 } from '@berth/contracts';
 import type { BerthConfig } from '@berth/config';
+import { RecentMap } from '@berth/messaging';
 import { BERTH_CONFIG } from '@berth/service-kit';
 import { type BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
@@ -54,10 +55,12 @@ const LEASE_DELAY_MS = 30;
 
 /** A long poll's answer when it ended without its condition (timed out, cancelled): the gateway may ask again. */
 const WAIT_PENDING: WaitContainerReply = { statusCode: -1, error: null, pending: true };
-/** How many waitIds cancelled before their wait arrived are remembered. */
-const CANCELLED_WAITS_MAX = 1000;
-/** How many removed containers' last exits wait() remembers. */
-const RECENTLY_REMOVED_MAX = 1000;
+/**
+ * How long a waitId cancelled before its wait arrived, and a removed container's last exit for a wait
+ * that arrives after the removal, are remembered (the newest 1000 of each): a wait in flight arrives
+ * within it; a `docker wait` on a container removed before it is a 404, as with dockerd.
+ */
+const RECENT_MS = 60_000;
 /** A runtime the model does not know is swept at boot only when nothing touched it for this long. */
 const RUNTIME_SWEEP_MIN_AGE_MS = 60_000;
 
@@ -91,12 +94,12 @@ export class ContainersService implements BeforeApplicationShutdown {
   private readonly starting = new Map<string, Promise<void>>();
   /** the network teardown of the last recorded exit: a second report of that exit (stop + observation) waits for it */
   private readonly networkDown = new Map<string, Promise<void>>();
-  /** full id -> the last exit of containers removed lately (oldest first, bounded) */
-  private readonly recentlyRemoved = new Map<string, WaitContainerReply>();
+  /** full id -> the last exit of containers removed lately */
+  private readonly recentlyRemoved = new RecentMap<WaitContainerReply>(RECENT_MS);
   /** the long polls a `waitCancel` can end, by the gateway's waitId */
   private readonly waits = new Map<string, (reply: WaitContainerReply) => void>();
-  /** waitIds cancelled before their wait arrived (the newest CANCELLED_WAITS_MAX) */
-  private readonly cancelledWaits = new Map<string, true>();
+  /** waitIds cancelled before their wait arrived */
+  private readonly cancelledWaits = new RecentMap<true>(RECENT_MS);
   /**
    * exec id -> its shim spawning since exec create: the pid its process has while it waits before
    * execve (exec start's prepare waits for it, its run records it and takes the entry)
@@ -122,8 +125,7 @@ export class ContainersService implements BeforeApplicationShutdown {
     this.registry.onChange((state, events, before) => {
       if (state || !before || !events.some((e) => e.type === 'ContainerRemoved')) return;
       const last = beforeRemoval(events, before);
-      this.recentlyRemoved.set(before.id, { statusCode: last.exitCode, error: null });
-      if (this.recentlyRemoved.size > RECENTLY_REMOVED_MAX) this.recentlyRemoved.delete(this.recentlyRemoved.keys().next().value!);
+      this.recentlyRemoved.put(before.id, { statusCode: last.exitCode, error: null });
     });
   }
 
@@ -730,7 +732,7 @@ export class ContainersService implements BeforeApplicationShutdown {
       });
       const timer = setTimeout(() => done(WAIT_PENDING), WAIT_POLL_MS);
       if (waitId === undefined) return;
-      if (this.cancelledWaits.delete(waitId)) done(WAIT_PENDING);
+      if (this.cancelledWaits.take(waitId)) done(WAIT_PENDING);
       else this.waits.set(waitId, done);
     });
   }
@@ -745,8 +747,7 @@ export class ContainersService implements BeforeApplicationShutdown {
       const end = this.waits.get(id);
       if (end) end(WAIT_PENDING);
       else if (typeof id === 'string') {
-        this.cancelledWaits.set(id, true);
-        if (this.cancelledWaits.size > CANCELLED_WAITS_MAX) this.cancelledWaits.delete(this.cancelledWaits.keys().next().value!);
+        this.cancelledWaits.put(id, true);
       }
     }
   }

@@ -27,14 +27,13 @@ import {
   type WaitCondition,
   type WaitContainerReply,
 } from '@berth/contracts';
-import { GenerationWatch, RpcClient } from '@berth/messaging';
+import { GenerationWatch, RecentMap, RpcClient } from '@berth/messaging';
 import type { BerthConfig } from '@berth/config';
 import { Inject, Injectable } from '@nestjs/common';
 import { GATEWAY_CONFIG } from '../config';
 import type { Filters } from '../http/query-params';
 import { parseCreateBody, statusStableUntil, toContainerInspect, toContainerSummary } from './container.mapper';
 import { ImageResolveCache } from '../images/image-resolve.cache';
-import { RecentMap } from './recent-map';
 
 /** Long polls (wait, exec wait) are re-asked after this; the service answers `pending` before it. */
 const LONG_POLL_MS = 6 * 60_000;

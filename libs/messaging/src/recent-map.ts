@@ -1,6 +1,8 @@
 /**
- * What this gateway saw lately, by key: each entry good for `ttlMs` after it was put, at most `max`
- * of them (the oldest goes first). The fast paths' memory of fresh containers and execs.
+ * What a process saw lately, by key: each entry good for `ttlMs` after it was (last) put, at most `max`
+ * of them (the oldest goes first). For the races of request and reply: the gateway's memory of fresh
+ * containers and execs, the containers service's of waits cancelled before they arrived and of
+ * containers removed before a wait for them arrived.
  */
 export class RecentMap<V> {
   private readonly entries = new Map<string, { value: V; at: number }>();
@@ -15,6 +17,7 @@ export class RecentMap<V> {
   }
 
   put(key: string, value: V): void {
+    this.entries.delete(key);
     if (this.entries.size >= this.max) this.entries.delete(this.entries.keys().next().value!);
     this.entries.set(key, { value, at: Date.now() });
   }

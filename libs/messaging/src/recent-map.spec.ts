@@ -21,4 +21,22 @@ describe('RecentMap', () => {
       mock.timers.reset();
     }
   });
+
+  it('a key put again is the newest, with a fresh ttl, and takes no second place', () => {
+    mock.timers.enable({ apis: ['Date'], now: 1_000 });
+    try {
+      const m = new RecentMap<number>(100, 2);
+      m.put('a', 1);
+      m.put('b', 2);
+      mock.timers.tick(60);
+      m.put('a', 10);
+      assert.equal(m.size, 2);
+      m.put('c', 3);
+      assert.equal(m.get('b'), undefined, 'b was the oldest');
+      mock.timers.tick(60);
+      assert.equal(m.get('a'), 10, '60 ms since it was put again');
+    } finally {
+      mock.timers.reset();
+    }
+  });
 });
