@@ -104,6 +104,13 @@ describe('attach replay, durable container events, malformed create', { timeout:
 
     const both = await rawAttach(`/v1.50/containers/${id}/attach?logs=1&stream=0&stdout=1&stderr=1`);
     assert.match(both.head, /^HTTP\/1.1 101/);
+    // dockerd's identity headers on the taken-over answer too
+    assert.match(both.head, /\r\nApi-Version: 1\.\d+\r\n/);
+    assert.match(both.head, /\r\nServer: Berth\/[^\r]+ \(linux\)/);
+    // and on an error answered before the take-over
+    const missing = await rawAttach('/v1.50/containers/no-such-container/attach?stream=1&stdout=1');
+    assert.match(missing.head, /^HTTP\/1.1 404 Not Found\r\n/);
+    assert.match(missing.head, /\r\nApi-Version: 1\.\d+\r\n/);
     assert.deepEqual(frames(both.body), [[1, 'out1\n'], [2, 'err1\n']]);
     const outOnly = await rawAttach(`/v1.50/containers/${id}/attach?logs=1&stream=0&stdout=1`);
     assert.deepEqual(frames(outOnly.body), [[1, 'out1\n']]);

@@ -1,11 +1,13 @@
 import { type AttachReply, DomainError, type ExecPrepareReply, type ExecView, invalid } from '@berth/contracts';
-import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import type { IncomingMessage } from 'node:http';
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { resolveApiVersion } from '../http/api-version';
+import { identityHeaders } from '../http/api-version.middleware';
 import { statusForCode } from '../http/error-status';
 import { HttpServers } from '../http/http-servers';
 import { parseBool } from '../http/query-params';
+import { serverHeader, SYSTEM_IDENTITY, type SystemIdentity } from '../system/system-identity';
 import { readLog } from './container-logs';
 import { ContainersService } from './containers.service';
 import { bridge, connectShim, hijackHead, parseDetachKeys, readUpgradeBody, streamError } from './hijack';
@@ -22,10 +24,20 @@ const EXEC_START = /^\/exec\/([^/]+)\/start$/;
 export class HijackService implements OnModuleInit {
   private readonly logger = new Logger('hijack');
 
+  /** dockerd's identity headers, on the hijacked answers too (they never pass Express's middleware) */
+  private readonly identity: Record<string, string>;
+
   constructor(
     private readonly servers: HttpServers,
     private readonly containers: ContainersService,
-  ) {}
+    @Inject(SYSTEM_IDENTITY) system: SystemIdentity,
+  ) {
+    this.identity = Object.fromEntries(identityHeaders(serverHeader(system.build)));
+  }
+
+  private head(upgrade: boolean, tty: boolean): string {
+    return hijackHead(upgrade, tty, this.identity);
+  }
 
   onModuleInit(): void {
     this.servers.onUpgrade((req, socket, head) => {
@@ -40,7 +52,8 @@ export class HijackService implements OnModuleInit {
     if (socket.destroyed) return;
     const body = `${JSON.stringify({ message: err.message })}\n`;
     socket.end(
-      `HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : status === 409 ? 'Conflict' : status === 400 ? 'Bad Request' : 'Error'}\r\n` +
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
+        Object.entries(this.identity).map(([k, v]) => `${k}: ${v}\r\n`).join('') +
         `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );
   }
@@ -104,7 +117,7 @@ export class HijackService implements OnModuleInit {
     };
     if (!stream) {
       const chunks = await replay();
-      socket.write(hijackHead(upgrade, info.tty));
+      socket.write(this.head(upgrade, info.tty));
       for (const chunk of chunks) socket.write(chunk);
       socket.end();
       return;
@@ -121,7 +134,7 @@ export class HijackService implements OnModuleInit {
       shim.destroy();
       throw e;
     }
-    socket.write(hijackHead(upgrade, info.tty));
+    socket.write(this.head(upgrade, info.tty));
     for (const chunk of chunks) socket.write(chunk);
     await bridge(socket, shim, rest, {
       tty: info.tty,
@@ -148,7 +161,7 @@ export class HijackService implements OnModuleInit {
     const stdin = want.stdin && container.openStdin;
     let shim: Awaited<ReturnType<typeof connectShim>>;
     try {
-      socket.write(hijackHead(upgrade, container.tty));
+      socket.write(this.head(upgrade, container.tty));
       const info = await ready();
       shim = await connectShim(info.attachSocket, { stdin, stdout: want.stdout, stderr: want.stderr });
     } catch (e) {
@@ -185,7 +198,7 @@ export class HijackService implements OnModuleInit {
       // answered with the error.
       const err = DomainError.from(e);
       if (b.Detach || statusForCode(err.code) !== 409 || !err.message.startsWith('Error: Exec command ')) throw e;
-      socket.write(hijackHead(upgrade, bodyTty ?? false));
+      socket.write(this.head(upgrade, bodyTty ?? false));
       socket.end(streamError(err.message, bodyTty ?? false));
       return;
     }
@@ -197,7 +210,7 @@ export class HijackService implements OnModuleInit {
       return;
     }
     const { shim, rest } = attached?.shim ?? (await connectShim(prepared.attachSocket, streams(exec)));
-    socket.write(hijackHead(upgrade, tty));
+    socket.write(this.head(upgrade, tty));
     const done = bridge(socket, shim, rest, {
       tty,
       stdin: exec.openStdin,
