@@ -358,6 +358,11 @@ export interface ExecPrepareReply {
   readonly exec: ExecView;
   readonly attachSocket: string;
 }
+/**
+ * exec-prepare's answer: the exec ready to start, or the refusal its own state gives (already running,
+ * has already run), which dockerd tells inside the taken-over stream rather than as an error answer.
+ */
+export type ExecPrepareAnswer = ExecPrepareReply | { readonly refused: string };
 /** `prepared`: the exec whose shim is being spawned, and where it will listen (see the gateway's execStart). */
 export interface ExecCreateReply {
   readonly id: string;

@@ -12,7 +12,7 @@ import {
   ErrorCode,
   type ExecCreateReply,
   type ExecCreateRequest,
-  type ExecPrepareReply,
+  type ExecPrepareAnswer,
   type ExecView,
   invalid,
   type KillContainerRequest,
@@ -746,9 +746,7 @@ export class ContainersService implements BeforeApplicationShutdown {
     for (const id of Array.isArray(waitIds) ? waitIds : []) {
       const end = this.waits.get(id);
       if (end) end(WAIT_PENDING);
-      else if (typeof id === 'string') {
-        this.cancelledWaits.put(id, true);
-      }
+      else if (typeof id === 'string') this.cancelledWaits.put(id, true);
     }
   }
 
@@ -1012,11 +1010,11 @@ export class ContainersService implements BeforeApplicationShutdown {
   }
 
   /** Spawns the exec's shim (waiting before execve) so the caller can attach first. */
-  async execPrepare(execId: string, tty?: boolean): Promise<ExecPrepareReply> {
+  async execPrepare(execId: string, tty?: boolean): Promise<ExecPrepareAnswer> {
     const { container, execId: id } = this.registry.findExec(execId);
     const exec = container.execs[id]!;
-    if (exec.exitCode !== null) throw conflict(`Error: Exec command ${id} has already run`);
-    if (exec.running) throw conflict(`Error: Exec command ${id} is already running`);
+    if (exec.exitCode !== null) return { refused: `Error: Exec command ${id} has already run` };
+    if (exec.running) return { refused: `Error: Exec command ${id} is already running` };
     if (container.status !== 'running') throw conflict(`container ${container.id} is not running`);
     // Spawned at create (with the create's Tty, which is what Docker runs with); if that failed, again here.
     const prepared = this.execReady.get(id);

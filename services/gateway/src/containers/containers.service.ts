@@ -9,6 +9,7 @@ import {
   DomainError,
   ErrorCode,
   type ExecCreateReply,
+  type ExecPrepareAnswer,
   type ExecPrepareReply,
   type ExecView,
   ImagePatterns,
@@ -497,7 +498,7 @@ export class ContainersService {
   }
 
   execPrepare(execId: string, tty?: boolean) {
-    return this.rpc.request<ExecPrepareReply>(ContainerPatterns.execPrepare, { execId, tty }, { timeoutMs: LONG_MS });
+    return this.rpc.request<ExecPrepareAnswer>(ContainerPatterns.execPrepare, { execId, tty }, { timeoutMs: LONG_MS });
   }
 
   execRun(execId: string) {

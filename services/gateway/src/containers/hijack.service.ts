@@ -1,4 +1,4 @@
-import { type AttachReply, DomainError, type ExecPrepareReply, type ExecView, invalid } from '@berth/contracts';
+import { type AttachReply, conflict, DomainError, type ExecPrepareReply, type ExecView, invalid } from '@berth/contracts';
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -188,18 +188,13 @@ export class HijackService implements OnModuleInit {
       const shim = await connectShim(fresh.attachSocket, streams(fresh.exec)).catch(() => undefined);
       if (shim) attached = { prepared: fresh, shim };
     }
-    let prepared: ExecPrepareReply;
-    try {
-      prepared = attached?.prepared ?? (await this.containers.execPrepare(execId, bodyTty));
-    } catch (e) {
-      // As dockerd: a start the exec's own state refuses (already running, has already run) is written
-      // into the hijacked stream after the 101, framed by the start's Tty; an unknown exec (404), a
-      // stopped container (dockerd has dropped its execs: 404 there too) or a detached start is
-      // answered with the error.
-      const err = DomainError.from(e);
-      if (b.Detach || statusForCode(err.code) !== 409 || !err.message.startsWith('Error: Exec command ')) throw e;
+    const prepared = attached?.prepared ?? (await this.containers.execPrepare(execId, bodyTty));
+    if ('refused' in prepared) {
+      // As dockerd: a start the exec's own state refuses is written into the taken-over stream after
+      // the 101, framed by the start's Tty; a detached start gets it as the error answer (409).
+      if (b.Detach) throw conflict(prepared.refused);
       socket.write(this.head(upgrade, bodyTty ?? false));
-      socket.end(streamError(err.message, bodyTty ?? false));
+      socket.end(streamError(prepared.refused, bodyTty ?? false));
       return;
     }
     const exec = prepared.exec;
