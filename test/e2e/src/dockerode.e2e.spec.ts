@@ -1,7 +1,7 @@
 /**
  * dockerode (the SDK under testcontainers-node) against a real Berth: create/start/wait/logs, follow
  * logs, exec started WITHOUT an Upgrade header (the connection is taken over anyway, and the exit code
- * is final before the stream ends), exec with stdin, inspect, remove.
+ * is final before the stream ends), exec with stdin, a stopped container's execs, inspect, remove.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,7 +24,8 @@ interface ContainerLike {
   wait(): Promise<{ StatusCode: number }>;
   logs(opts: Record<string, unknown>): Promise<Buffer | Readable>;
   exec(opts: Record<string, unknown>): Promise<ExecLike>;
-  inspect(): Promise<{ State: { Running: boolean; ExitCode: number }; Name: string }>;
+  inspect(): Promise<{ State: { Running: boolean; ExitCode: number }; Name: string; ExecIDs: string[] | null }>;
+  stop(opts?: Record<string, unknown>): Promise<unknown>;
   remove(opts?: Record<string, unknown>): Promise<unknown>;
 }
 interface DockerClient {
@@ -128,6 +129,16 @@ describe('dockerode', { timeout: 600_000 }, () => {
     assert.deepEqual(demux(await collect(await bg.start({}))), { stdout: `Error: Exec command ${bg.id} is already running\r\n`, stderr: '' });
     for (let i = 0; i < 100 && (await bg.inspect()).ExitCode === null; i++) await new Promise((r) => setTimeout(r, 100));
     assert.equal((await bg.inspect()).ExitCode, 9);
+    // the container stops: as with dockerd, an exec never started goes (404), one still running is killed
+    const idle = await c.exec({ Cmd: ['true'] });
+    const long = await c.exec({ Cmd: ['sleep', '300'] });
+    await long.start({ Detach: true });
+    await c.stop({ t: 0 });
+    const gone = (e: Error & { statusCode?: number }) => e.statusCode === 404 && e.message.includes(`No such exec instance: ${idle.id}`);
+    await assert.rejects(idle.inspect(), gone);
+    await assert.rejects(idle.start({ Detach: true }), gone);
+    assert.deepEqual([(await long.inspect()).Running, (await long.inspect()).ExitCode], [false, 137]);
+    assert.equal((await c.inspect()).ExecIDs, null);
     await c.remove({ force: true });
   });
 });

@@ -29,6 +29,10 @@ const code = (fn: () => unknown) => {
 };
 const given = (...commands: ContainerCommand[]) =>
   commands.reduce<ContainerEvent[]>((events, c) => [...events, ...decide(c, fold(events))], []);
+const execView: ExecView = {
+  id: 'e', containerId: 'a'.repeat(64), running: false, exitCode: null, pid: 0, openStdin: false, openStdout: true,
+  openStderr: true, tty: false, privileged: false, user: '', entrypoint: 'true', arguments: [], workingDir: '', env: [], detachKeys: '',
+};
 const started: ContainerCommand = { type: 'RecordStarted', pid: 7, startedAt: '2024-01-01T00:00:01Z', restart: false };
 
 describe('container decider', () => {
@@ -73,10 +77,7 @@ describe('container decider', () => {
   });
 
   it('an exited exec leaves ExecIDs but stays inspectable; only the newest exited execs are kept', () => {
-    const exec = (n: number): ExecView => ({
-      id: `e${n}`, containerId: 'a'.repeat(64), running: false, exitCode: null, pid: 0, openStdin: false, openStdout: true,
-      openStderr: true, tty: false, privileged: false, user: '', entrypoint: 'true', arguments: [], workingDir: '', env: [], detachKeys: '',
-    });
+    const exec = (n: number): ExecView => ({ ...execView, id: `e${n}` });
     const run = (n: number): ContainerCommand[] => [
       { type: 'CreateExec', exec: exec(n) },
       { type: 'RecordExecStarted', execId: `e${n}`, pid: 100 + n },
@@ -93,5 +94,26 @@ describe('container decider', () => {
     assert.equal(s.execs[`e${EXITED_EXECS_KEPT + 3}`]!.exitCode, (EXITED_EXECS_KEPT + 3) % 2);
     assert.ok(s.execs.e0, 'a created exec is never dropped');
     assert.deepEqual(decide({ type: 'RecordExecExited', execId: 'e1', exitCode: 0 }, s), [], 'a redelivered exit of a dropped exec');
+  });
+
+  it("the container's exit drops its never started execs and keeps the others, a running one as killed", () => {
+    const exec = (id: string): ExecView => ({ ...execView, id });
+    const s = fold(
+      given(
+        { type: 'Create', data: data() },
+        started,
+        { type: 'CreateExec', exec: exec('done') },
+        { type: 'RecordExecStarted', execId: 'done', pid: 11 },
+        { type: 'RecordExecExited', execId: 'done', exitCode: 3 },
+        { type: 'CreateExec', exec: exec('busy') },
+        { type: 'RecordExecStarted', execId: 'busy', pid: 12 },
+        { type: 'CreateExec', exec: exec('idle') },
+        { type: 'RecordExited', exitCode: 0, oomKilled: false, finishedAt: 'x', startedAt: '2024-01-01T00:00:01Z', restarting: false, byUser: true },
+      ),
+    )!;
+    assert.deepEqual(Object.keys(s.execs).sort(), ['busy', 'done']);
+    assert.equal(s.execs.done!.exitCode, 3);
+    assert.deepEqual([s.execs.busy!.running, s.execs.busy!.exitCode], [false, 137]);
+    assert.deepEqual(toContainerView(s).execIds, []);
   });
 });

@@ -294,9 +294,11 @@ export function evolve(maybe: MaybeContainer, event: ContainerEvent): MaybeConta
     case 'ContainerKilled':
       return s;
     case 'ContainerExited': {
+      // As with dockerd, execs created and never started go with the run (a later start or inspect is
+      // a 404); the ones that ran stay inspectable, a still running one as killed.
       const execs: Record<string, ExecView> = {};
       for (const [k, e] of Object.entries(s.execs)) {
-        if (e.healthcheck) continue;
+        if (e.healthcheck || (!e.running && e.exitCode === null)) continue;
         execs[k] = e.running ? { ...e, running: false, exitCode: e.exitCode ?? 137 } : e;
       }
       return {
