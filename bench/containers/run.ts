@@ -5,7 +5,8 @@
  *   run --rm true      `docker run --rm <net> busybox true`, N sequential runs, p50/p95 (ms)
  *   exec true          `docker exec c true` on a running container, N runs, p50/p95 (ms)
  *   50 concurrent -d   50 `docker run -d` at once: containers/s (50 / wall time), median of 3 rounds after
- *                      a warm-up round, each burst on a quiet machine
+ *                      a warm-up round, each burst on a quiet machine; also the whole machine's CPU time
+ *                      per container during the burst (docker CLIs included), median of the same rounds
  *
  * run, exec and concurrent take turns between the engines (a run on one, a run on the other, …): this
  * VM's speed drifts by a third within minutes, and one engine after the other measured two machines.
@@ -21,7 +22,7 @@
  * run,exec,concurrent,list,logs,follow), BERTH_SOCKET (measure an already running Berth instead of
  * starting one).
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -146,7 +147,6 @@ async function benchExec(engines: Engine[], image: string, network: string): Pro
   }
 }
 
-/** 50 `docker run -d` at once: containers/s, the median of CONCURRENT_ROUNDS rounds per engine, taking turns. */
 /** The machine's busy and total CPU ticks so far (/proc/stat's first line). */
 function cpuTicks(): { busy: number; total: number } {
   const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
@@ -160,6 +160,22 @@ function cpuTicks(): { busy: number; total: number } {
  * engine still does after the previous round's `rm -f` (dockerd's and the kernel's namespace teardown,
  * Berth's background runtime removal) must not land in the next burst, whichever engine's it is.
  */
+/** ms of CPU time in one /proc/stat tick */
+const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim() || 100);
+
+/** 50 `docker run -d` at once against `e`, on a quiet machine: containers/s and the machine's CPU ms per container. */
+async function burst50(e: Engine, args: string[]): Promise<{ rate: number; cpuMs: number }> {
+  await quiet();
+  const t0 = now();
+  const c0 = cpuTicks();
+  const results = await Promise.all(Array.from({ length: 50 }, () => docker(e, args, { timeoutMs: 300_000 })));
+  const ms = now() - t0;
+  const cpuMs = ((cpuTicks().busy - c0.busy) * TICK_MS) / 50;
+  const failed = results.filter((x) => x.code !== 0);
+  if (failed.length) throw new Error(`${e.name}: ${failed.length}/50 concurrent runs failed: ${failed[0]!.stderr.trim()}`);
+  return { rate: (50 * 1000) / ms, cpuMs };
+}
+
 async function quiet(): Promise<void> {
   const deadline = now() + 30_000;
   let calm = 0;
@@ -177,23 +193,18 @@ async function quiet(): Promise<void> {
  * first unmeasured burst per engine warms it up (Berth's services are JIT-compiled: a freshly started
  * engine's first burst runs mostly unoptimized code, as dockerd's never does).
  */
-async function benchConcurrent(engines: Engine[], image: string, network: string): Promise<number[]> {
-  const rates: number[][] = engines.map(() => []);
-  const burst = async (e: Engine): Promise<number> => {
-    await quiet();
-    const t0 = now();
-    const results = await Promise.all(
-      Array.from({ length: 50 }, () => docker(e, ['run', '-d', '--network', network, '--label', LABEL, image, 'sleep', '3600'], { timeoutMs: 300_000 })),
-    );
-    const ms = now() - t0;
-    const failed = results.filter((x) => x.code !== 0);
-    await removeAll(e);
-    if (failed.length) throw new Error(`${e.name}: ${failed.length}/50 concurrent runs failed: ${failed[0]!.stderr.trim()}`);
-    return (50 * 1000) / ms;
+async function benchConcurrent(engines: Engine[], image: string, network: string): Promise<{ rate: number; cpuMs: number }[]> {
+  const rounds: { rate: number; cpuMs: number }[][] = engines.map(() => []);
+  const burst = async (e: Engine) => {
+    try {
+      return await burst50(e, ['run', '-d', '--network', network, '--label', LABEL, image, 'sleep', '3600']);
+    } finally {
+      await removeAll(e);
+    }
   };
   for (const e of engines) await burst(e); // warm-up
-  for (let r = 0; r < CONCURRENT_ROUNDS; r++) for (const [k, e] of engines.entries()) rates[k]!.push(await burst(e));
-  return rates.map((x) => pct(x, 50));
+  for (let r = 0; r < CONCURRENT_ROUNDS; r++) for (const [k, e] of engines.entries()) rounds[k]!.push(await burst(e));
+  return rounds.map((x) => ({ rate: pct(x.map((b) => b.rate), 50), cpuMs: pct(x.map((b) => b.cpuMs), 50) }));
 }
 
 function getJson(agent: Agent, socket: string, path: string): Promise<number> {
@@ -339,7 +350,10 @@ async function measurePaired(engines: Engine[], image: string, network: string, 
     }
   });
   await step('concurrent', async () => {
-    for (const [k, rate] of (await benchConcurrent(engines, image, network)).entries()) results[k]!.concurrent = rate.toFixed(1);
+    for (const [k, r] of (await benchConcurrent(engines, image, network)).entries()) {
+      results[k]!.concurrent = r.rate.toFixed(1);
+      results[k]!.concurrentCpu = r.cpuMs.toFixed(1);
+    }
   });
 }
 
@@ -391,6 +405,7 @@ function table(berth: Figures, ref: Figures | undefined, network: string): strin
   row('exec true p50', 'execP50', 'ms', 0.4, true);
   row('exec true p95', 'execP95', 'ms', null, true);
   row('50 concurrent run -d', 'concurrent', 'ctr/s', 6, false);
+  row('  machine CPU per container in them', 'concurrentCpu', 'ms', null, true);
   row('GET /containers/json?all=1 (200)', 'list', 'req/s', 10, false, (f) => (f?.listCount && f.listCount !== '200' ? ` [saw ${f.listCount}]` : ''));
   // logs: time, so the speed-up is ref/berth
   const lb = num(berth, 'logs');
@@ -479,10 +494,21 @@ async function benchFloor(env: NodeJS.ProcessEnv, dir: string): Promise<Figures>
       for (let i = 0; i < N; i++) times.push((await must(e, args)).ms);
       return pct(times, 50);
     };
-    return {
-      runP50: (await time(['run', '--rm', '--network', 'none', 'floor', 'true'])).toFixed(0),
-      execP50: (await time(['exec', 'floor', 'true'])).toFixed(0),
-    };
+    const f: Figures = {};
+    if (ONLY.has('run') || ONLY.has('exec')) {
+      f.runP50 = (await time(['run', '--rm', '--network', 'none', 'floor', 'true'])).toFixed(0);
+      f.execP50 = (await time(['exec', 'floor', 'true'])).toFixed(0);
+    }
+    if (ONLY.has('concurrent')) {
+      // as the engines' bursts: a warm-up, then the median of CONCURRENT_ROUNDS
+      const args = ['run', '-d', '--network', 'none', 'floor', 'sleep', '3600'];
+      await burst50(e, args);
+      const rounds: { rate: number; cpuMs: number }[] = [];
+      for (let r = 0; r < CONCURRENT_ROUNDS; r++) rounds.push(await burst50(e, args));
+      f.concurrent = pct(rounds.map((b) => b.rate), 50).toFixed(1);
+      f.concurrentCpu = pct(rounds.map((b) => b.cpuMs), 50).toFixed(1);
+    }
+    return f;
   } finally {
     await floor.close();
   }
@@ -542,15 +568,19 @@ async function main(): Promise<void> {
     }
     console.log(`\ncontainers benchmark, ${new Date().toISOString()}, N=${N}, --network ${network} on both (Berth also with its default bridge)\n`);
     console.log(table(results[0]!, results[1], network));
-    if (ONLY.has('run') || ONLY.has('exec')) {
+    if (ONLY.has('run') || ONLY.has('exec') || ONLY.has('concurrent')) {
       const floor = await benchFloor(baseEnv, dockerConfig);
       const target = (key: string, share: number) => (results[1]?.[key] ? ` (the target: ${(Number(results[1][key]) * share).toFixed(0)} ms)` : '');
-      console.log(
-        `\nclient floor (the same commands against a do-nothing engine, this harness): run --rm ${floor.runP50} ms${target('runP50', 0.2)}, ` +
-          `exec ${floor.execP50} ms${target('execP50', 0.4)}`,
-      );
-      results[0]!.floorRunP50 = floor.runP50!;
-      results[0]!.floorExecP50 = floor.execP50!;
+      const parts: string[] = [];
+      if (floor.runP50) parts.push(`run --rm ${floor.runP50} ms${target('runP50', 0.2)}`, `exec ${floor.execP50} ms${target('execP50', 0.4)}`);
+      if (floor.concurrent) {
+        parts.push(
+          `50 concurrent run -d ${floor.concurrent} ctr/s at ${floor.concurrentCpu} ms of machine CPU per container` +
+            (results[1]?.concurrent ? ` (the target: ${(Number(results[1].concurrent) * 6).toFixed(1)} ctr/s)` : ''),
+        );
+      }
+      console.log(`\nclient floor (the same commands against a do-nothing engine, this harness): ${parts.join(', ')}`);
+      for (const [k, v] of Object.entries(floor)) results[0]![`floor${k[0]!.toUpperCase()}${k.slice(1)}`] = v;
     }
     const errors = results.flatMap((f, i) => Object.entries(f).filter(([k]) => k.endsWith(':error')).map(([k, v]) => `${engines[i]!.name} ${k}: ${v}`));
     if (errors.length) console.log(`\nerrors:\n${errors.join('\n')}`);
