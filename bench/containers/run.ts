@@ -155,11 +155,6 @@ function cpuTicks(): { busy: number; total: number } {
   return { busy: total - idle, total };
 }
 
-/**
- * Waits (at most 30 s) until the machine has been mostly idle (< 25% busy) for half a second: what an
- * engine still does after the previous round's `rm -f` (dockerd's and the kernel's namespace teardown,
- * Berth's background runtime removal) must not land in the next burst, whichever engine's it is.
- */
 /** ms of CPU time in one /proc/stat tick */
 const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim() || 100);
 
@@ -176,6 +171,11 @@ async function burst50(e: Engine, args: string[]): Promise<{ rate: number; cpuMs
   return { rate: (50 * 1000) / ms, cpuMs };
 }
 
+/**
+ * Waits (at most 30 s) until the machine has been mostly idle (< 25% busy) for half a second: what an
+ * engine still does after the previous round's `rm -f` (dockerd's and the kernel's namespace teardown,
+ * Berth's background runtime removal) must not land in the next burst, whichever engine's it is.
+ */
 async function quiet(): Promise<void> {
   const deadline = now() + 30_000;
   let calm = 0;
