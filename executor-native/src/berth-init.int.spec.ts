@@ -205,7 +205,9 @@ describe('berth-init (root, real kernel)', { skip }, () => {
     const limit = 32 * 1024 * 1024;
     let stats: Awaited<ReturnType<typeof cgroup.stats>> | undefined;
     const { exit, cgroupsPath } = await run({
-      args: ['sh', '-c', 'head -c 200000000 /dev/zero | tail; sleep 0.3'],
+      // the hog asks to be the OOM victim (raising oom_score_adj needs no privilege): otherwise the kernel
+      // may pick PID 1's shell, and its exit is then a kill, not 0
+      args: ['sh', '-c', 'head -c 200000000 /dev/zero | sh -c "echo 1000 > /proc/self/oom_score_adj; exec tail"; sleep 0.3'],
       resources: { memory: { limit, swap: limit } },
     }, async (_pid, cg) => {
       // the shell survives its tail being killed; read stats while the group exists
