@@ -45,6 +45,7 @@ import { listCgroupPids } from './cgroups';
 import { SeccompCache } from './seccomp-cache';
 import { BLANK_SUBDIRS, BlankDirs, SUBDIR_MODES, spreadSubdirs } from './blank-dirs';
 import { ensureInitLayer, initLayerRoot } from './init-layer';
+import { safeReaddir } from './fs-util';
 import { onTmpfs } from './state-tmpfs';
 
 const execFileAsync = promisify(execFile);
@@ -1111,14 +1112,6 @@ export class ContainerRuntime {
 }
 
 export type { ExecutorObservation };
-
-function safeReaddir(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
-  }
-}
 
 function statMs(path: string): number {
   try {

@@ -1,6 +1,7 @@
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { safeReaddir } from './fs-util';
 
 /** Bumped when the layer's content changes: a new dir, and containers prepared before keep theirs. */
 const INIT_LAYER_VERSION = 1;
@@ -59,13 +60,7 @@ export function ensureInitLayer(dataRoot: string): string {
 
 /** What a crash while building left (`.tmp-*`), unless it is younger than a minute (another executor's build). */
 function sweepTmp(root: string): void {
-  let names: string[];
-  try {
-    names = readdirSync(root);
-  } catch {
-    return;
-  }
-  for (const n of names) {
+  for (const n of safeReaddir(root)) {
     if (!n.startsWith('.tmp-')) continue;
     const p = join(root, n);
     try {
